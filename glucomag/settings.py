@@ -1,0 +1,77 @@
+"""Settings: data folder, time zone and subject, from arguments, environment, then config file.
+
+Precedence: explicit arguments > `GLUCOMAG_*` environment > `<home>/config.toml` > defaults.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from tzlocal import get_localzone_name
+
+DEFAULT_HOME = Path("glucomag-data")
+
+
+def system_timezone() -> str:
+    return get_localzone_name() or "UTC"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GLUCOMAG_", extra="forbid")
+
+    home: Path = DEFAULT_HOME
+    timezone: str = Field(default_factory=system_timezone)
+    subject_id: str = "me"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (use an IANA name such as "
+                             "'Europe/Berlin')") from None
+        return value
+
+    @property
+    def warehouse(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def inbox(self) -> Path:
+        return self.home / "inbox"
+
+    @property
+    def archive(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.home / ".prefect"
+
+    def create_folders(self) -> None:
+        for folder in (self.inbox, self.archive, self.quarantine, self.reports):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings(home: Path | None = None, **explicit: object) -> Settings:
+    """Settings for `home` (or GLUCOMAG_HOME, or ./glucomag-data) with its config.toml applied."""
+    from_env = Settings()
+    chosen_home = home if home is not None else from_env.home
+    config_file = chosen_home / "config.toml"
+    file_values = tomllib.loads(config_file.read_text()) if config_file.exists() else {}
+    env_values = from_env.model_dump(include=from_env.model_fields_set)
+    given = {key: value for key, value in explicit.items() if value is not None}
+    return Settings(**{**file_values, **env_values, **given, "home": chosen_home})

@@ -1,0 +1,335 @@
+"""Render a `ReportInput` to one self-contained HTML file (inline CSS and SVG, no scripts, no URLs).
+
+The renderer is pure: it reads only the bundle, computes the summary figures with polars, and
+fills `templates/report.html.j2` with autoescaping on. Only the chart SVG from `reports.charts`
+is marked safe. Wording follows `report-wording.md`: describe, never prescribe; every figure
+carries its n / coverage; below the minimum data a section says "not enough data yet".
+
+Period glucose figures are weighted by each day's number of sensor readings (not an average
+of daily means). The share 70–180 mg/dL is then exact, because the daily share is computed over
+all sensor readings including Low/High; the mean is close but not exact on days with Low/High
+readings, which have no numeric value. The report says so.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from reports import charts
+from reports.model import DAILY_SCHEMA, ReportInput
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_NAME = "report.html.j2"
+
+# Minimum data for a statement (below it the report says "not enough data yet").
+MIN_FOOD_DAYS = 1  # days with food entries, for the magnesium average and chart
+MIN_GLUCOSE_DAYS_FOR_SUMMARY = 14  # consensus (Battelino et al. 2019): >= 14 days of CGM data
+
+
+def render_report(data: ReportInput) -> str:
+    """Return the complete report as an HTML string."""
+    daily = _checked_daily(data)
+    context = {
+        "title": data.title,
+        "period_start": data.period_start.isoformat(),
+        "period_end": data.period_end.isoformat(),
+        "days_in_period": daily.height,
+        "timezone": data.timezone,
+        "generated_at": _fmt_utc(data.generated_at_utc),
+        "magnesium": _magnesium_section(data, daily),
+        "glucose": _glucose_section(daily),
+        "quality": _quality_section(data, daily),
+        "colours": charts.GLUCOSE_COLOURS,
+    }
+    return _environment().get_template(TEMPLATE_NAME).render(**context)
+
+
+def write_report(html: str, path: Path) -> Path:
+    """Write ``html`` to ``path`` atomically (temp file in the same folder, then os.replace).
+
+    Creates missing parent folders. The file is readable by its owner only (mode 0600, as
+    tempfile creates it): a report holds personal health figures.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(html)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+# --- sections ------------------------------------------------------------------------------
+
+
+def _magnesium_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]:
+    food = daily.filter(pl.col("food_entries") > 0)
+    n_days = food.height
+    entries = int(food["food_entries"].sum())
+    known = int(food["entries_with_magnesium"].sum())
+    rows = [
+        {
+            "date": r["local_date"].isoformat(),
+            "entries": _fmt_count(r["food_entries"]),
+            "amount": _daily_amount(r),
+            "coverage": _daily_coverage(r),
+        }
+        for r in daily.select(
+            "local_date", "food_entries", "entries_with_magnesium", "magnesium_known_mg"
+        ).iter_rows(named=True)
+    ]
+    section: dict[str, Any] = {
+        "rows": rows,
+        "days_with_food": n_days,
+        "enough": n_days >= MIN_FOOD_DAYS and known > 0,
+        "entries": _fmt_count(entries),
+        "known_entries": _fmt_count(known),
+        "known_pct": _fmt_round(100 * known / entries) if entries else None,
+        "reference_intakes": [
+            {"label": r.label, "mg": _fmt_number(r.mg_per_day)} for r in data.reference_intakes
+        ],
+    }
+    if not section["enough"]:
+        section["missing"] = (
+            "there are no days with food entries in this period, so there is no magnesium "
+            "average or chart to show. A food log covering these dates is needed."
+            if n_days < MIN_FOOD_DAYS
+            else f"none of the {_fmt_count(entries)} food entries in this period has a known "
+            "magnesium value, so there is no magnesium average or chart to show. Magnesium "
+            "values in the export, custom foods or a reference-table match are needed."
+        )
+        return section
+    # Known part only: a day whose entries all lack a value contributes 0 to this lower bound.
+    average = float(food["magnesium_known_mg"].fill_null(0.0).mean())
+    section["average_mg"] = _fmt_round(average)
+    section["comparisons"] = [
+        {
+            "label": r.label,
+            "mg": _fmt_number(r.mg_per_day),
+            "pct": _fmt_round(100 * average / r.mg_per_day) if r.mg_per_day > 0 else "n/a",
+        }
+        for r in data.reference_intakes
+    ]
+    section["chart"] = Markup(charts.magnesium_daily_svg(daily, data.reference_intakes))
+    return section
+
+
+def _glucose_section(daily: pl.DataFrame) -> dict[str, Any]:
+    with_readings = daily.filter(pl.col("glucose_readings") > 0)
+    n_days = with_readings.height
+    section: dict[str, Any] = {"any": n_days > 0, "days_with_readings": n_days}
+    if not section["any"]:
+        return section
+    section["readings"] = _fmt_count(int(with_readings["glucose_readings"].sum()))
+    section["rows"] = [
+        {
+            "date": r["local_date"].isoformat(),
+            "readings": _fmt_count(r["glucose_readings"]),
+            "mean": (
+                "—"
+                if r["glucose_mean_mg_dl"] is None
+                else f"{_fmt_round(r['glucose_mean_mg_dl'])} mg/dL"
+            ),
+            "in_range": (
+                "—"
+                if r["glucose_in_range_share"] is None
+                else f"{_fmt_round(100 * r['glucose_in_range_share'])} %"
+            ),
+        }
+        for r in daily.select(
+            "local_date", "glucose_readings", "glucose_mean_mg_dl", "glucose_in_range_share"
+        ).iter_rows(named=True)
+    ]
+
+    means = with_readings.filter(pl.col("glucose_mean_mg_dl").is_not_null())
+    shares = with_readings.filter(pl.col("glucose_in_range_share").is_not_null())
+    section["days_with_mean"] = means.height
+    section["days_with_share"] = shares.height
+
+    section["enough_for_summary"] = n_days >= MIN_GLUCOSE_DAYS_FOR_SUMMARY
+    section["min_days"] = MIN_GLUCOSE_DAYS_FOR_SUMMARY
+    section["days_missing"] = max(0, MIN_GLUCOSE_DAYS_FOR_SUMMARY - n_days)
+    if section["enough_for_summary"]:
+        summary = pl.concat(
+            [
+                means.select(
+                    mean=(pl.col("glucose_mean_mg_dl") * pl.col("glucose_readings")).sum()
+                    / pl.col("glucose_readings").sum(),
+                    mean_readings=pl.col("glucose_readings").sum(),
+                    mean_min=pl.col("glucose_mean_mg_dl").min(),
+                    mean_max=pl.col("glucose_mean_mg_dl").max(),
+                ),
+                shares.select(
+                    share=(pl.col("glucose_in_range_share") * pl.col("glucose_readings")).sum()
+                    / pl.col("glucose_readings").sum(),
+                    share_readings=pl.col("glucose_readings").sum(),
+                ),
+            ],
+            how="horizontal",
+        ).row(0, named=True)
+        section["mean"] = _fmt_round(summary["mean"]) if means.height else None
+        section["mean_readings"] = _fmt_count(summary["mean_readings"] or 0)
+        section["mean_min"] = _fmt_round(summary["mean_min"]) if means.height else None
+        section["mean_max"] = _fmt_round(summary["mean_max"]) if means.height else None
+        section["in_range_pct"] = _fmt_round(100 * summary["share"]) if shares.height else None
+        section["share_readings"] = _fmt_count(summary["share_readings"] or 0)
+
+    section["mean_chart"] = Markup(charts.glucose_daily_svg(daily)) if means.height else None
+    section["tir_chart"] = Markup(charts.time_in_range_svg(daily)) if shares.height else None
+    return section
+
+
+def _quality_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]:
+    has_food = pl.col("food_entries") > 0
+    has_glucose = pl.col("glucose_readings") > 0
+    counts = daily.select(
+        food=has_food.sum(),
+        glucose=has_glucose.sum(),
+        both=(has_food & has_glucose).sum(),
+        neither=(~has_food & ~has_glucose).sum(),
+    ).row(0, named=True)
+    batches = [
+        {
+            "file_name": _text(r.get("file_name")),
+            "format": _text(r.get("format")),
+            "rows_read": _fmt_count(r.get("rows_read")),
+            "rows_stored": _fmt_count(r.get("rows_stored")),
+            "rows_duplicate": _fmt_count(r.get("rows_duplicate")),
+            "rows_quarantined": _fmt_count(r.get("rows_quarantined")),
+            "finished_at": _fmt_utc(r.get("finished_at")),
+            "status": _text(r.get("status")),
+        }
+        for r in data.batches.iter_rows(named=True)
+    ]
+    quarantine = [
+        {
+            "file_name": _text(r.get("file_name")),
+            "rule": _text(r.get("rule")),
+            "reason": _text(r.get("reason")),
+            "rows": _fmt_count(r.get("rows")),
+        }
+        for r in data.quarantine.iter_rows(named=True)
+    ]
+    validation = [
+        {
+            "stage": _text(r.get("stage")),
+            "suite": _text(r.get("suite")),
+            "passed": bool(r.get("success")),
+            "expectations": _fmt_count(r.get("expectations")),
+            "failed": _fmt_count(r.get("failed")),
+            "run_at": _fmt_utc(r.get("run_at")),
+        }
+        for r in data.validation.iter_rows(named=True)
+    ]
+    quarantined_rows = (
+        int(data.quarantine["rows"].fill_null(0).sum()) if "rows" in data.quarantine.columns else 0
+    )
+    return {
+        "days_in_period": daily.height,
+        "days_with_food": int(counts["food"]),
+        "days_with_glucose": int(counts["glucose"]),
+        "days_with_both": int(counts["both"]),
+        "days_without_data": int(counts["neither"]),
+        "batches": batches,
+        "quarantine": quarantine,
+        "quarantined_rows": _fmt_count(quarantined_rows),
+        "validation": validation,
+        "validation_passed": sum(v["passed"] for v in validation),
+        "versions": list(data.versions.items()),
+        "notes": list(data.notes),
+    }
+
+
+# --- checks and formatting -----------------------------------------------------------------
+
+
+def _checked_daily(data: ReportInput) -> pl.DataFrame:
+    """The daily frame in the contract's types, or ValueError if it breaks the contract."""
+    if data.period_end < data.period_start:
+        raise ValueError(f"period_end {data.period_end} is before period_start {data.period_start}")
+    missing = [c for c in DAILY_SCHEMA.names() if c not in data.daily.columns]
+    if missing:
+        raise ValueError(f"daily frame lacks columns: {', '.join(missing)}")
+    daily = data.daily.select([pl.col(name).cast(dtype) for name, dtype in DAILY_SCHEMA.items()])
+    expected = pl.date_range(data.period_start, data.period_end, interval="1d", eager=True)
+    if daily.height != expected.len() or not (daily["local_date"] == expected).all():
+        raise ValueError(
+            "daily frame must have exactly one row per local_date from "
+            f"{data.period_start} to {data.period_end}, ascending"
+        )
+    return daily
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(
+            enabled_extensions=("html", "j2"), default_for_string=True, default=True
+        ),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _daily_amount(r: dict[str, Any]) -> str:
+    if not r["food_entries"]:
+        return "—"
+    if not r["entries_with_magnesium"]:
+        return "no known value"
+    return f"at least {_fmt_round(r['magnesium_known_mg'] or 0.0)} mg"
+
+
+def _daily_coverage(r: dict[str, Any]) -> str:
+    entries = r["food_entries"] or 0
+    if entries == 0:
+        return "no food entries"
+    noun = "entry" if entries == 1 else "entries"
+    known = _fmt_count(r["entries_with_magnesium"] or 0)
+    return f"known for {known} of {_fmt_count(entries)} {noun}"
+
+
+def _fmt_round(value: float, places: int = 0) -> str:
+    """Round half up (not to even), so 62.5 shows as 63 like a person would round it."""
+    quantum = Decimal(1).scaleb(-places)
+    rounded = Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)
+    return f"{rounded:,}"
+
+
+def _fmt_number(value: float) -> str:
+    """A reference figure as given: 420 -> "420", 320.5 -> "320.5"."""
+    return f"{value:,g}" if float(value) != int(value) else f"{int(value):,}"
+
+
+def _fmt_count(value: int | None) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def _text(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
+def _fmt_utc(value: datetime | date | None) -> str:
+    """UTC timestamps as "2026-10-01 08:00 UTC"; naive values are taken to be UTC already."""
+    if value is None:
+        return "—"
+    if not isinstance(value, datetime):
+        return value.isoformat()
+    if value.tzinfo is not None and value.utcoffset() != timedelta(0):
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")

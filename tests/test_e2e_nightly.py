@@ -1,0 +1,126 @@
+"""The real `nightly` flow on the shipped sample data, checked against the generator's truth."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import duckdb
+import polars as pl
+import pytest
+
+from tests.conftest import SAMPLE_DATA
+from transforms.warehouse import query_frame
+
+TRUTH = json.loads((SAMPLE_DATA / "ground_truth" / "summary.json").read_text())
+EXPORTS = ("cronometer/servings.csv", "dexcom/clarity_export.csv")
+TABLES = ("food_entries", "glucose_readings", "import_batches", "quarantined_rows",
+          "daily_summary")
+
+
+def _snapshot(path) -> dict[str, pl.DataFrame]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {t: query_frame(con, f"SELECT * FROM {t} ORDER BY ALL") for t in TABLES}
+
+
+@pytest.fixture(scope="module")
+def nightly_home(prefect_harness, tmp_path_factory):
+    from flows.nightly import nightly
+    from glucomag.settings import load_settings
+
+    home = tmp_path_factory.mktemp("nightly") / "home"
+    settings = load_settings(home, timezone=TRUTH["timezone"])
+    settings.create_folders()
+    (home / "config.toml").write_text(f'timezone = "{TRUTH["timezone"]}"\n')
+    for name in EXPORTS:
+        shutil.copy2(SAMPLE_DATA / name, settings.inbox)
+    first = nightly(home=str(home))
+    return settings, first
+
+
+def test_first_run_stores_every_reading_and_entry(nightly_home):
+    settings, result = nightly_home
+    assert [s["status"] for s in result["imports"]] == ["stored", "stored"]
+    cronometer, dexcom = TRUTH["cronometer"], TRUTH["dexcom"]
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        food = con.execute("SELECT count(*), count(magnesium_mg), "
+                           "count(*) FILTER (WHERE magnesium_source = 'export'), "
+                           "count(*) FILTER (WHERE magnesium_source = 'unknown') "
+                           "FROM food_entries").fetchall()[0]
+        glucose = con.execute(
+            "SELECT count(*) FILTER (WHERE kind = 'sensor'), "
+            "count(*) FILTER (WHERE out_of_range = 'below_range'), "
+            "count(*) FILTER (WHERE out_of_range = 'above_range'), "
+            "count(*) FILTER (WHERE kind = 'fingerstick') FROM glucose_readings").fetchall()[0]
+    assert food == (cronometer["food_rows"], cronometer["rows_with_magnesium"],
+                    cronometer["rows_with_magnesium"], cronometer["rows_without_magnesium"])
+    assert glucose == (dexcom["egv_rows"], dexcom["egv_low"], dexcom["egv_high"],
+                       dexcom["calibration_rows"])
+
+
+def test_inbox_is_emptied_into_the_archive_by_hash(nightly_home):
+    settings, result = nightly_home
+    assert list(settings.inbox.iterdir()) == []
+    archived = sorted(p.name for p in settings.archive.iterdir())
+    assert archived == sorted(f"{s['sha256']}.csv" for s in result["imports"])
+    assert sorted(s["sha256"] for s in result["imports"]) == sorted(
+        TRUTH["sha256"][name] for name in EXPORTS)
+
+
+def test_daily_summary_matches_ground_truth(nightly_home):
+    settings, _ = nightly_home
+    truth = pl.read_csv(SAMPLE_DATA / "ground_truth" / "daily.csv", try_parse_dates=True)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        daily = query_frame(con, "SELECT * FROM daily_summary ORDER BY local_date")
+    joined = truth.join(daily, on="local_date", how="full", coalesce=True)
+    assert joined.height == TRUTH["date_range"]["days"] == daily.height
+    assert (joined["food_entries"] == joined["food_entries_right"]).all()
+    assert (joined["entries_with_magnesium"] == joined["entries_with_magnesium_right"]).all()
+    assert (joined["magnesium_known_mg"] - joined["magnesium_known_mg_right"]).abs().max() < 0.005
+    assert (joined["sensor_readings"] == joined["glucose_readings"]).all()
+    assert (joined["glucose_mean_mg_dl"] - joined["glucose_mean_mg_dl_right"]).abs().max() < 5e-5
+    assert (joined["in_range_share"] - joined["glucose_in_range_share"]).abs().max() < 5e-7
+
+
+def test_report_is_written_and_marked_informational(nightly_home):
+    settings, result = nightly_home
+    html = (settings.reports / "nightly" / "2026-10-11.html").read_text()
+    assert result["report"].endswith("2026-10-11.html")
+    body = html[html.index("<body"):]
+    assert body.index('id="informational-banner"') < body.index("<h1")
+    assert "Samplefirst" not in html and "8SAMP1" not in html
+
+
+def test_every_stage_was_validated(nightly_home):
+    settings, result = nightly_home
+    assert [m["success"] for m in result["marts"]] == [True]
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        stages = con.execute("SELECT stage, bool_and(success), count(*) FROM validation_runs "
+                             "GROUP BY stage ORDER BY stage").fetchall()
+    assert stages == [("mart daily_summary", True, 1), ("staged food rows", True, 1),
+                      ("staged glucose rows", True, 1)]
+
+
+def test_personal_data_from_the_export_is_never_stored(nightly_home):
+    settings, _ = nightly_home
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        text = " ".join(
+            str(row) for table in ("core_food_entries", "core_glucose_readings",
+                                   "quarantined_rows", "core_import_batches")
+            for row in con.execute(f"SELECT * FROM {table}").fetchall())
+    for personal in ("Samplefirst", "Samplelast", "1980-01-01", "8SAMP1"):
+        assert personal not in text
+
+
+def test_second_run_changes_nothing(nightly_home):
+    from flows.nightly import nightly
+
+    settings, _ = nightly_home
+    before = _snapshot(settings.warehouse)
+    for name in EXPORTS:  # the user drops the same exports in again
+        shutil.copy2(SAMPLE_DATA / name, settings.inbox)
+    again = nightly(home=str(settings.home))
+    assert [s["status"] for s in again["imports"]] == ["already_imported"] * 2
+    after = _snapshot(settings.warehouse)
+    for table in TABLES:
+        assert after[table].equals(before[table]), table

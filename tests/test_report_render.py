@@ -1,0 +1,458 @@
+"""Report renderer: structure, escaping, self-containment, wording and hand-computed figures.
+
+Every bundle here is built by hand from small polars frames; expected figures are computed by
+hand in the comments next to them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from reports import charts
+from reports.model import (
+    BATCHES_SCHEMA,
+    DAILY_SCHEMA,
+    QUARANTINE_SCHEMA,
+    VALIDATION_SCHEMA,
+    ReferenceIntake,
+    ReportInput,
+)
+from reports.render import render_report, write_report
+
+SCRIPT = "<script>alert(1)</script>"
+CHILI = 'Mom\'s "chili" & <b>'
+SCRIPT_ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+CHILI_ESCAPED = "Mom&#39;s &#34;chili&#34; &amp; &lt;b&gt;"  # jinja2/markupsafe escaping
+
+REFS = (
+    ReferenceIntake("Adult men 31+ (US RDA)", 420),
+    ReferenceIntake("Adult women 31+ (US RDA)", 320),
+)
+T0 = datetime(2026, 10, 1, 7, 30, tzinfo=UTC)
+
+ALLOWED_URLS = {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink"}
+# Substrings, except "take" which is matched as a word ("intake " must not count).
+FORBIDDEN = ("deficien", "you should", "caused", "lowered your", "improved your", "dose")
+FORBIDDEN_WORD = re.compile(r"\btake\s", re.IGNORECASE)
+
+
+def _daily(rows: list[tuple]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=DAILY_SCHEMA, orient="row")
+
+
+def three_day_daily(with_glucose: bool = True) -> pl.DataFrame:
+    # day 1: 4 entries, 3 with Mg, 300 mg known; day 2: 2 of 2 entries, 200 mg; day 3: no food.
+    # Average over days with food = (300 + 200) / 2 = 250 mg; 250/420 = 59.5 % -> "60 %",
+    # 250/320 = 78.1 % -> "78 %"; entries with a value 5 of 6 -> 83 %.
+    # (Counting day 3 as 0 would give 167 mg.)
+    g = with_glucose
+    return _daily(
+        [
+            (
+                date(2026, 9, 1),
+                4,
+                3,
+                1,
+                300.0,
+                288 if g else 0,
+                120.0 if g else None,
+                0.8 if g else None,
+            ),
+            (date(2026, 9, 2), 2, 2, 0, 200.0, 0, None, None),
+            (
+                date(2026, 9, 3),
+                0,
+                0,
+                0,
+                None,
+                96 if g else 0,
+                150.0 if g else None,
+                0.5 if g else None,
+            ),
+        ]
+    )
+
+
+def bundle(daily: pl.DataFrame | None = None, **overrides) -> ReportInput:
+    daily = three_day_daily() if daily is None else daily
+    batches = pl.DataFrame(
+        {
+            "file_name": ["cronometer_servings.csv", SCRIPT, CHILI],
+            "format": ["cronometer", "dexcom_clarity", "cronometer"],
+            "rows_read": [10, 400, 3],
+            "rows_stored": [8, 384, 0],
+            "rows_duplicate": [0, 0, 3],
+            "rows_quarantined": [2, 16, 0],
+            "finished_at": [T0, T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)],
+            "status": ["stored", "stored", "stored"],
+        },
+        schema=BATCHES_SCHEMA,
+    )
+    quarantine = pl.DataFrame(
+        {
+            "file_name": ["cronometer_servings.csv", SCRIPT],
+            "rule": ["amount >= 0", "ts_utc not null"],
+            "reason": [f"negative amount in {CHILI}", "timestamp missing"],
+            "rows": [2, 16],
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    validation = pl.DataFrame(
+        {
+            "stage": ["staged food rows", "mart daily_summary"],
+            "suite": ["food_entry", "daily_summary"],
+            "success": [True, False],
+            "expectations": [12, 9],
+            "failed": [0, 1],
+            "run_at": [T0, T0 + timedelta(minutes=3)],
+        },
+        schema=VALIDATION_SCHEMA,
+    )
+    first, last = daily["local_date"][0], daily["local_date"][-1]
+    values = {
+        "title": f"glucomag report {SCRIPT}",
+        "period_start": first,
+        "period_end": last,
+        "timezone": "America/New_York",
+        "generated_at_utc": T0 + timedelta(minutes=5),
+        "daily": daily,
+        "batches": batches,
+        "quarantine": quarantine,
+        "validation": validation,
+        "reference_intakes": REFS,
+        "versions": {
+            "glucomag": "0.1.0",
+            "metric definitions": "glucomag-metrics v1 (Battelino 2019)",
+            "food reference": CHILI,
+        },
+        "notes": (f"12 entries have no time {SCRIPT}", CHILI),
+    }
+    values.update(overrides)
+    return ReportInput(**values)
+
+
+class _StartTags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def start_tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _StartTags()
+    parser.feed(html)
+    return parser.tags
+
+
+def text_of(html: str) -> str:
+    """Visible text with tags removed and whitespace collapsed (for phrase checks)."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+@pytest.fixture(scope="module")
+def html() -> str:
+    return render_report(bundle())
+
+
+@pytest.fixture(scope="module")
+def html_no_glucose() -> str:
+    return render_report(bundle(three_day_daily(with_glucose=False)))
+
+
+@pytest.fixture(scope="module")
+def html_no_food() -> str:
+    daily = three_day_daily().with_columns(
+        food_entries=pl.lit(0, pl.Int64),
+        entries_with_magnesium=pl.lit(0, pl.Int64),
+        entries_without_magnesium=pl.lit(0, pl.Int64),
+        magnesium_known_mg=pl.lit(None, pl.Float64),
+    )
+    return render_report(bundle(daily))
+
+
+# --- structure -------------------------------------------------------------------------------
+
+
+def test_banner_is_first_element_in_body(html):
+    tags = start_tags(html)
+    names = [t for t, _ in tags]
+    first_in_body = tags[names.index("body") + 1]
+    assert first_in_body[0] in {"aside", "div", "section"}
+    assert first_in_body[1].get("id") == "informational-banner"
+    assert first_in_body[1].get("role") == "note"
+    banner = re.search(r'<aside id="informational-banner".*?</aside>', html, re.S).group(0)
+    banner_text = text_of(banner).lower()
+    for phrase in (
+        "not a medical device",
+        "no diagnosis, treatment or dosing advice",
+        "estimate",
+        "clinician",
+        "kidney disease",
+        "glucose-lowering",
+    ):
+        assert phrase in banner_text
+
+
+def test_sections_in_order(html):
+    positions = [
+        html.index(f'id="{s}"')
+        for s in ("informational-banner", "magnesium", "glucose", "data-quality", "science")
+    ]
+    assert positions == sorted(positions)
+
+
+def test_header_shows_period_timezone_and_generated_time(html):
+    text = text_of(html)
+    assert "2026-09-01 to 2026-09-03 (3 days" in text
+    assert "America/New_York" in text
+    assert "2026-10-01 07:35 UTC" in text
+
+
+# --- escaping and self-containment -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw, escaped", [(SCRIPT, SCRIPT_ESCAPED), (CHILI, CHILI_ESCAPED)])
+def test_user_text_appears_only_escaped(html, raw, escaped):
+    assert raw not in html
+    # title (twice: <title> and <h1>), batches, quarantine file/reason, notes, versions
+    assert html.count(escaped) >= 3
+
+
+def test_no_script_and_no_external_urls(html, html_no_glucose):
+    for doc in (html, html_no_glucose):
+        assert "<script" not in doc.lower()
+        assert "<b>" not in doc
+        urls = set(re.findall(r"""https?://[^\s"'<>)]+""", doc))
+        assert urls <= ALLOWED_URLS, urls - ALLOWED_URLS
+        assert "<!DOCTYPE svg" not in doc and "<?xml" not in doc
+        assert "@import" not in doc and "@font-face" not in doc
+        assert not re.search(r"""\b(?:src|href)=["'](?!#)""", doc)
+
+
+def test_page_is_mobile_and_print_ready(html):
+    assert '<meta name="viewport"' in html
+    assert "@media print" in html
+    assert "max-width" in html
+    assert "overflow-x: auto" in html
+
+
+def test_charts_are_inline_accessible_svg(html):
+    svgs = [(attrs.get("id"), attrs) for tag, attrs in start_tags(html) if tag == "svg"]
+    assert [i for i, _ in svgs] == [
+        "chart-magnesium-daily",
+        "chart-glucose-daily",
+        "chart-time-in-range",
+    ]
+    for _, attrs in svgs:
+        assert attrs.get("role") == "img"
+        assert attrs.get("aria-label")
+    label = 'aria-label="Daily logged magnesium, 2026-09-01 to 2026-09-03, 3 days, 2 with food'
+    assert label in html
+    assert html.count('<title id="chart-') == 3
+    # ids are prefixed per chart, so inlining three charts gives no duplicate ids
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))
+
+
+# --- magnesium figures -------------------------------------------------------------------------
+
+
+def test_average_intake_and_reference_percentages(html):
+    text = text_of(html)
+    assert "averaged at least 250 mg/day" in text
+    assert "Over 2 days with food entries" in text
+    assert "about 60 % of the 420 mg reference (Adult men 31+ (US RDA))" in text
+    assert "about 78 % of the 320 mg reference (Adult women 31+ (US RDA))" in text
+    assert "known for 5 of 6 entries (83 %)" in text
+
+
+def test_daily_rows_show_lower_bound_and_coverage(html):
+    text = text_of(html)
+    assert "at least 300 mg known for 3 of 4 entries" in text
+    assert "at least 200 mg known for 2 of 2 entries" in text
+    assert "no food entries" in text
+
+
+def test_no_food_says_not_enough_data_and_draws_no_chart(html_no_food):
+    text = text_of(html_no_food)
+    assert "Not enough data yet" in text
+    assert "chart-magnesium-daily" not in html_no_food
+    assert "averaged" not in text
+    assert "% of the 420 mg reference" not in text
+
+
+def test_food_without_any_known_value_says_not_enough_data():
+    # 3 entries, none with a magnesium value: an "average of at least 0 mg" would say nothing.
+    daily = _daily([(date(2026, 9, 1), 3, 0, 3, 0.0, 0, None, None)])
+    html = render_report(bundle(daily))
+    text = text_of(html)
+    assert "none of the 3 food entries in this period has a known magnesium value" in text
+    assert "no known value known for 0 of 3 entries" in text
+    assert "averaged" not in text
+    assert "chart-magnesium-daily" not in html
+
+
+# --- glucose -----------------------------------------------------------------------------------
+
+
+def test_glucose_free_input(html_no_glucose):
+    text = text_of(html_no_glucose)
+    assert "No glucose data imported for this period." in text
+    assert "chart-glucose-daily" not in html_no_glucose
+    assert "chart-time-in-range" not in html_no_glucose
+    assert html_no_glucose.count("<svg") == 1  # the magnesium chart only
+    assert "Days with glucose readings: 0" in text
+
+
+def test_glucose_daily_rows_carry_n(html):
+    text = text_of(html)
+    assert "2026-09-01 288 120 mg/dL 80 %" in text
+    assert "2026-09-03 96 150 mg/dL 50 %" in text
+
+
+def test_glucose_period_summary_needs_14_days(html):
+    text = text_of(html)
+    assert "Not enough data yet for a period summary" in text
+    assert "12 more days with readings are needed" in text  # 14 - 2 days with readings
+
+
+def test_glucose_period_figures_are_weighted_by_readings():
+    # Days 1–7: 100 readings, mean 100, 90 % in range; days 8–14: 300 readings, mean 160, 50 %.
+    # Weighted mean = (7·100·100 + 7·300·160) / (7·400) = 145 mg/dL (average of daily means
+    # would be 130); weighted share = (7·100·0.9 + 7·300·0.5) / 2800 = 0.60 -> "60 %".
+    start = date(2026, 9, 1)
+    rows = [
+        (
+            start + timedelta(days=i),
+            1,
+            1,
+            0,
+            100.0,
+            100 if i < 7 else 300,
+            100.0 if i < 7 else 160.0,
+            0.9 if i < 7 else 0.5,
+        )
+        for i in range(14)
+    ]
+    text = text_of(render_report(bundle(_daily(rows))))
+    assert "mean glucose was 145 mg/dL" in text
+    assert "60 % of readings were 70–180 mg/dL" in text
+    assert "2,800 readings" in text
+    assert "weighted by its number of sensor readings" in text
+    assert "Not enough data yet for a period summary" not in text
+
+
+# --- wording -----------------------------------------------------------------------------------
+
+
+def test_no_prescriptive_or_causal_words(html, html_no_glucose, html_no_food):
+    for doc in (html, html_no_glucose, html_no_food):
+        lower = doc.lower()
+        for word in FORBIDDEN:
+            assert word not in lower, word
+        assert not FORBIDDEN_WORD.search(doc)
+
+
+def test_forbidden_word_check_can_fail():
+    assert FORBIDDEN_WORD.search("Take 150 mg more")
+    assert not FORBIDDEN_WORD.search("logged intake averaged")
+
+
+def test_science_notes_are_cited_with_evidence_type(html):
+    text = text_of(html)
+    assert "Dong et al., Diabetes Care 2011" in text and "0.86" in text
+    assert "Simental-Mendía et al." in text and "Veronese et al." in text
+    assert "Cohort association" in text and "Trials in specific groups" in text
+    assert "Intake is not status" in text
+    assert "do not show cause and effect" in text
+
+
+# --- data quality ------------------------------------------------------------------------------
+
+
+def test_data_quality_section(html):
+    text = text_of(html)
+    assert "Days in the period: 3" in text
+    assert "Days with food entries: 2" in text
+    assert "Days with glucose readings: 2" in text
+    assert "18 rows were set aside" in text  # 2 + 16
+    assert "1 of 2 validation runs passed" in text
+    assert "glucomag-metrics v1 (Battelino 2019)" in text
+    assert "2026-10-01 07:31 UTC" in text  # import time of the second file
+
+
+def test_empty_frames_render():
+    empty = bundle(
+        batches=pl.DataFrame(schema=BATCHES_SCHEMA),
+        quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        validation=pl.DataFrame(schema=VALIDATION_SCHEMA),
+        notes=(),
+    )
+    text = text_of(render_report(empty))
+    assert "Quarantined rows: none." in text
+    assert "No validation runs were recorded" in text
+    assert "No import records were found" in text
+
+
+def test_daily_frame_must_cover_the_period():
+    with pytest.raises(ValueError, match="one row per local_date"):
+        render_report(bundle(period_end=date(2026, 9, 4)))
+    gap = three_day_daily().filter(pl.col("local_date") != date(2026, 9, 2))
+    with pytest.raises(ValueError, match="one row per local_date"):
+        render_report(replace(bundle(), daily=gap))
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+
+def test_charts_are_deterministic_and_inlinable():
+    daily = three_day_daily()
+    first = charts.magnesium_daily_svg(daily, REFS)
+    assert first == charts.magnesium_daily_svg(daily, REFS)
+    for svg in (first, charts.glucose_daily_svg(daily), charts.time_in_range_svg(daily)):
+        assert svg.startswith("<svg ")
+        assert 'role="img"' in svg and "<title " in svg
+        assert "<script" not in svg
+
+
+def test_chart_functions_refuse_empty_data():
+    no_glucose = three_day_daily(with_glucose=False)
+    with pytest.raises(ValueError):
+        charts.glucose_daily_svg(no_glucose)
+    with pytest.raises(ValueError):
+        charts.time_in_range_svg(no_glucose)
+
+
+# --- writing -----------------------------------------------------------------------------------
+
+
+def test_write_report_replaces_atomically(tmp_path: Path):
+    target = tmp_path / "reports" / "2026-09" / "report.html"
+    assert write_report("<p>old</p>", target) == target  # creates parent folders
+    write_report("<p>new – ü</p>", target)
+    assert target.read_text(encoding="utf-8") == "<p>new – ü</p>"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["report.html"]
+
+
+def test_write_report_failure_keeps_old_file_and_no_temp(tmp_path: Path, monkeypatch):
+    target = tmp_path / "report.html"
+    write_report("old", target)
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        write_report("new", target)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]

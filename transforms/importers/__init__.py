@@ -1,0 +1,51 @@
+"""The importer registry: one module per export format, each with `detect()` and `read()`.
+
+Adding a format = one module here, one line in `IMPORTERS`, one fixture, one test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import polars as pl
+
+from schemas.canonical import STAGED
+from transforms.importers import cronometer_servings, dexcom_clarity
+from transforms.importers.base import BadFileError, ImportedFile, read_head
+
+IMPORTERS: tuple[ModuleType, ...] = (cronometer_servings, dexcom_clarity)
+FORMATS = {module.FORMAT: module for module in IMPORTERS}
+
+
+def detect_format(path: Path) -> ModuleType:
+    """The importer whose `detect()` recognises the file's content (never its name)."""
+    head = read_head(path)
+    for module in IMPORTERS:
+        if module.detect(head):
+            return module
+    first_line = head.splitlines()[0][:80] if head.strip() else "(empty file)"
+    raise BadFileError(path, f"unrecognised export (first line: {first_line!r}); "
+                             f"supported: {', '.join(FORMATS)}", row=1)
+
+
+def conform(imported: ImportedFile) -> pl.DataFrame:
+    """Check an importer's output against the staged spec and return exactly its columns.
+
+    A missing column or a type that cannot be cast is an importer bug, not bad input, so it
+    raises `TypeError` rather than quarantining anything.
+    """
+    spec = STAGED[imported.kind]
+    missing = [name for name in spec.names if name not in imported.frame.columns]
+    if missing:
+        raise TypeError(f"importer {imported.format} did not produce {missing}")
+    return imported.frame.select(
+        pl.col(c.name).cast(c.polars_type, strict=True) for c in spec.columns)
+
+
+def read_file(path: Path, timezone: str, format_name: str | None = None) -> ImportedFile:
+    """Detect (or take `format_name`) and read one export."""
+    if format_name is not None and format_name not in FORMATS:
+        raise BadFileError(path, f"unknown format '{format_name}'; supported: {', '.join(FORMATS)}")
+    module = FORMATS[format_name] if format_name else detect_format(path)
+    return module.read(path, timezone)

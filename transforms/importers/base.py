@@ -1,0 +1,124 @@
+"""What every importer shares: the result type, the one-line file error, and parsing helpers.
+
+Helpers are polars expressions so importers stay vectorised: no Python loop over rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+MMOL_TO_MG_DL = 18.0156  # glucose 180.156 g/mol (glucose-metrics.md)
+HEAD_BYTES = 8192
+
+
+class BadFileError(Exception):
+    """A file that cannot be imported at all; `str()` is the one line shown to the user."""
+
+    def __init__(self, file: Path | str, message: str, row: int | None = None,
+                 column: str | None = None) -> None:
+        self.file, self.row, self.column, self.message = Path(file).name, row, column, message
+        where = self.file + (f", row {row}" if row is not None else "")
+        where += f", column '{column}'" if column else ""
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True)
+class ImportedFile:
+    """An importer's result: canonical rows plus the counts the batch log needs."""
+
+    format: str
+    kind: str  # "food" or "glucose"
+    frame: pl.DataFrame
+    rows_read: int
+    rows_skipped: int  # rows that are not entries: metadata, alerts, events
+
+
+def read_head(path: Path, n_bytes: int = HEAD_BYTES) -> str:
+    """The file's first bytes as text, whatever of UTF-8 (± BOM) or UTF-16 it is in."""
+    raw = path.open("rb").read(n_bytes)
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16", errors="ignore")
+    return raw.decode("utf-8-sig", errors="replace")
+
+
+def header_fields(head: str) -> list[str]:
+    """Field names of the first line of `head`, unquoted and stripped."""
+    first = head.splitlines()[0] if head else ""
+    return [field.strip().strip('"').strip() for field in first.split(",")]
+
+
+def read_csv_text(path: Path) -> pl.DataFrame:
+    """Read a CSV with every column as text plus `source_row`, the file line number."""
+    try:
+        frame = pl.read_csv(path, infer_schema=False, encoding="utf8-lossy",
+                            truncate_ragged_lines=True)
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        raise BadFileError(path, f"not a readable CSV ({first_line})") from None
+    frame = frame.rename({name: name.strip().lstrip("\ufeff") for name in frame.columns})
+    return frame.with_row_index("source_row", offset=2).with_columns(
+        pl.col("source_row").cast(pl.Int64))
+
+
+def require_columns(frame: pl.DataFrame, path: Path, names: Sequence[str]) -> None:
+    """Raise a one-line error naming the first required column the file lacks."""
+    found = [c for c in frame.columns if c != "source_row"]
+    shown = ", ".join(found[:8]) + ("…" if len(found) > 8 else "")
+    for name in names:
+        if name not in frame.columns:
+            raise BadFileError(path, f"required column missing (found: {shown})", row=1,
+                               column=name)
+
+
+def find_column(columns: Sequence[str], prefix: str) -> str | None:
+    """The first column whose name starts with `prefix` (headers carry units/format hints)."""
+    return next((c for c in columns if c.startswith(prefix)), None)
+
+
+def blank_to_null(expr: pl.Expr) -> pl.Expr:
+    stripped = expr.str.strip_chars()
+    return pl.when(stripped == "").then(None).otherwise(stripped)
+
+
+def to_number(expr: pl.Expr) -> pl.Expr:
+    """Text → Float64; blank and unparseable → null (see `problem` to report the latter)."""
+    return blank_to_null(expr).cast(pl.Float64, strict=False)
+
+
+def problem(raw: pl.Expr, parsed: pl.Expr, label: str, expected: str) -> pl.Expr:
+    """A message where a non-blank cell did not parse, else null."""
+    text = blank_to_null(raw)
+    return (pl.when(text.is_not_null() & parsed.is_null())
+            .then(pl.format("{} '{}' is not {}", pl.lit(label), text, pl.lit(expected))))
+
+
+def join_problems(*problems: pl.Expr) -> pl.Expr:
+    joined = pl.concat_str(list(problems), separator="; ", ignore_nulls=True)
+    return pl.when(joined == "").then(None).otherwise(joined).alias("parse_error")
+
+
+def raw_record(columns: Sequence[str]) -> pl.Expr:
+    """The row's fields as read, JSON, for quarantine (callers leave personal columns out)."""
+    return pl.struct([pl.col(c) for c in columns]).struct.json_encode().alias("raw_record")
+
+
+def localise(local_ts: pl.Expr, timezone: str) -> pl.Expr:
+    """Local wall-clock → UTC instant in `timezone`.
+
+    Ambiguous times (the repeated hour when clocks go back) take the earlier instant; times
+    that do not exist (skipped when clocks go forward) become null, so the row is
+    quarantined with `nonexistent_time_problem` rather than shifted silently.
+    """
+    return (local_ts.dt.replace_time_zone(timezone, ambiguous="earliest", non_existent="null")
+            .dt.convert_time_zone("UTC"))
+
+
+def nonexistent_time_problem(local_ts: pl.Expr, ts_utc: pl.Expr, timezone: str) -> pl.Expr:
+    return (pl.when(local_ts.is_not_null() & ts_utc.is_null())
+            .then(pl.format("local time {} does not exist in {} (clocks went forward)",
+                            local_ts.dt.to_string("%Y-%m-%d %H:%M:%S"), pl.lit(timezone))))

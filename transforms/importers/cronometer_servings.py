@@ -1,0 +1,92 @@
+"""Cronometer `servings.csv`: one row per logged food, magnesium in `Magnesium (mg)`.
+
+Quirks handled (formats.md): `Time` may be blank, `8:15 AM` or `20:05`, or the column may be
+missing; `Group` may be missing or user-named; `Amount` holds number and unit in one cell;
+a blank nutrient cell is unknown, never zero; dates may be unpadded or re-saved as M/D/YYYY.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from transforms.importers.base import (
+    ImportedFile,
+    header_fields,
+    join_problems,
+    problem,
+    raw_record,
+    read_csv_text,
+    require_columns,
+    to_number,
+)
+
+FORMAT = "cronometer_servings"
+KIND = "food"
+REQUIRED = ("Day", "Food Name", "Amount")
+# Sniffed without `Day`, so a damaged servings file is recognised and told what it lacks.
+SIGNATURE = {"Food Name", "Amount", "Energy (kcal)"}
+
+# Mass units whose gram weight needs no food-specific portion table.
+GRAMS_PER_UNIT = {"g": 1.0, "gram": 1.0, "grams": 1.0, "kg": 1000.0, "mg": 0.001,
+                  "oz": 28.349523125, "lb": 453.59237}
+
+
+def detect(head: str) -> bool:
+    return set(header_fields(head)) >= SIGNATURE
+
+
+def _optional(frame: pl.DataFrame, name: str) -> pl.Expr:
+    return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String)
+
+
+def _local_date(day: pl.Expr) -> pl.Expr:
+    return pl.coalesce(day.str.to_date("%Y-%m-%d", strict=False),
+                       day.str.to_date("%m/%d/%Y", strict=False))
+
+
+def _local_time(time: pl.Expr) -> pl.Expr:
+    text = time.str.strip_chars().str.to_uppercase()
+    return pl.coalesce(text.str.to_time("%I:%M %p", strict=False),
+                       text.str.to_time("%H:%M", strict=False),
+                       text.str.to_time("%H:%M:%S", strict=False))
+
+
+def read(path: Path, timezone: str) -> ImportedFile:
+    frame = read_csv_text(path)
+    require_columns(frame, path, REQUIRED)
+    amount_parts = pl.col("Amount").str.strip_chars().str.extract_groups(
+        r"^(?P<number>[0-9]*\.?[0-9]+)\s*(?P<unit>.*)$")
+    staged = frame.with_columns(
+        _local_date(pl.col("Day").str.strip_chars()).alias("local_date"),
+        _local_time(_optional(frame, "Time")).alias("_time"),
+        amount_parts.struct.field("number").cast(pl.Float64).alias("amount"),
+        amount_parts.struct.field("unit").str.strip_chars().alias("unit"),
+        to_number(_optional(frame, "Magnesium (mg)")).alias("magnesium_mg"),
+        to_number(_optional(frame, "Energy (kcal)")).alias("energy_kcal"),
+        to_number(_optional(frame, "Carbs (g)")).alias("carbohydrates_g"),
+    )
+    unit_key = pl.col("unit").str.to_lowercase()
+    staged = staged.with_columns(
+        pl.col("local_date").dt.combine(pl.col("_time")).alias("local_ts"),
+        _optional(frame, "Group").str.strip_chars().alias("meal"),
+        pl.col("Food Name").str.strip_chars().alias("food_name"),
+        (pl.col("amount") * unit_key.replace_strict(GRAMS_PER_UNIT, default=None,
+                                                    return_dtype=pl.Float64)).alias("grams"),
+        _optional(frame, "Category").str.strip_chars().alias("category"),
+        join_problems(
+            problem(pl.col("Day"), pl.col("local_date"), "Day", "a date"),
+            problem(_optional(frame, "Time"), pl.col("_time"), "Time", "a time of day"),
+            problem(pl.col("Amount"), pl.col("amount"), "Amount", "a number and unit"),
+            problem(_optional(frame, "Magnesium (mg)"), pl.col("magnesium_mg"),
+                    "Magnesium (mg)", "a number"),
+            problem(_optional(frame, "Energy (kcal)"), pl.col("energy_kcal"),
+                    "Energy (kcal)", "a number"),
+            problem(_optional(frame, "Carbs (g)"), pl.col("carbohydrates_g"),
+                    "Carbs (g)", "a number"),
+        ),
+        raw_record([c for c in frame.columns if c != "source_row"]),
+    )
+    return ImportedFile(format=FORMAT, kind=KIND, frame=staged, rows_read=frame.height,
+                        rows_skipped=0)

@@ -1,0 +1,199 @@
+"""Import one export file into the warehouse as one transaction.
+
+detect → read → conform → validate (GX) → store new rows, quarantine failing rows with their
+reasons, log the batch, enrich → commit. The same file again (by sha256) stores nothing;
+rows already stored from an overlapping file are recognised by their natural-key id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from schemas.canonical import STAGED
+from transforms.importers import conform, read_file
+from transforms.importers.base import BadFileError
+from transforms.validate import ValidationOutcome, validate_frame
+from transforms.warehouse import insert_frame, registered, run, sql, transaction
+
+TABLES = {
+    "food": ("stg_food_entries", "core_food_entries"),
+    "glucose": ("stg_glucose_readings", "core_glucose_readings"),
+}
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    file_name: str
+    sha256: str
+    status: str  # stored | already_imported | failed
+    format: str | None = None
+    batch_id: int | None = None
+    rows_read: int = 0
+    rows_stored: int = 0
+    rows_duplicate: int = 0
+    rows_quarantined: int = 0
+    rows_skipped: int = 0
+    message: str | None = None
+
+    def line(self) -> str:
+        """The one-line summary the CLI prints."""
+        if self.status == "already_imported":
+            return f"{self.file_name}: already imported (batch {self.batch_id}), nothing new stored"
+        if self.status == "failed":
+            return f"error: {self.message}"
+        return (
+            f"{self.file_name}: {self.format}, {self.rows_stored} rows stored, "
+            f"{self.rows_quarantined} quarantined, {self.rows_duplicate} duplicates skipped, "
+            f"{self.rows_skipped} non-entry rows skipped"
+        )
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stored_batch(con: duckdb.DuckDBPyConnection, sha256: str) -> int | None:
+    row = run(
+        con,
+        "SELECT min(batch_id) FROM core_import_batches "
+        "WHERE sha256 = $sha256 AND status = 'stored'",
+        {"sha256": sha256},
+    )
+    return row[0][0]
+
+
+def _log_failure(
+    con: duckdb.DuckDBPyConnection, path: Path, sha256: str, started: datetime, error: BadFileError
+) -> ImportSummary:
+    with transaction(con):
+        batch_id = run(con, "SELECT nextval('batch_id_seq')")[0][0]
+        run(
+            con,
+            "INSERT INTO core_import_batches (batch_id, file_name, sha256, started_at, "
+            "finished_at, status, message) VALUES ($batch_id, $file_name, $sha256, $started, "
+            "$finished, 'failed', $message)",
+            {
+                "batch_id": batch_id,
+                "file_name": path.name,
+                "sha256": sha256,
+                "started": started,
+                "finished": datetime.now(UTC),
+                "message": str(error),
+            },
+        )
+    return ImportSummary(
+        file_name=path.name, sha256=sha256, status="failed", batch_id=batch_id, message=str(error)
+    )
+
+
+def quarantine_rows(staged: pl.DataFrame, outcome: ValidationOutcome) -> pl.DataFrame:
+    """The rows GX rejected, with the failed rules and reasons (parse problems first)."""
+    return (
+        staged.with_row_index("row_index")
+        .with_columns(pl.col("row_index").cast(pl.Int64))
+        .join(outcome.failed_rows, on="row_index", how="inner")
+        .select(
+            "source_row",
+            "rule",
+            pl.concat_str(["parse_error", "reason"], separator="; ", ignore_nulls=True).alias(
+                "reason"
+            ),
+            "raw_record",
+        )
+    )
+
+
+def record_validation(
+    con: duckdb.DuckDBPyConnection, outcome: ValidationOutcome, batch_id: int | None
+) -> None:
+    insert_frame(con, "validation_runs", pl.DataFrame([outcome.as_record(batch_id)]))
+
+
+def import_file(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    timezone: str,
+    subject_id: str,
+    format_name: str | None = None,
+) -> ImportSummary:
+    """Import `path` as one transaction.
+
+    A file that cannot be read at all comes back as a `failed` summary whose message is the
+    one-line error; only its failed attempt is logged, nothing else is stored.
+    """
+    sha256 = sha256_of(path)
+    already = _stored_batch(con, sha256)
+    if already is not None:
+        return ImportSummary(
+            file_name=path.name, sha256=sha256, status="already_imported", batch_id=already
+        )
+    started = datetime.now(UTC)
+    try:
+        imported = read_file(path, timezone, format_name)
+        staged = conform(imported)
+    except BadFileError as error:
+        return _log_failure(con, path, sha256, started, error)
+    spec = STAGED[imported.kind]
+    outcome = validate_frame(staged, spec, stage=f"staged {imported.kind} rows")
+    rejected = quarantine_rows(staged, outcome)
+    staged_rows = staged.filter(
+        ~pl.int_range(pl.len()).is_in(outcome.failed_rows["row_index"].implode())
+    )
+    stg_table, core_table = TABLES[imported.kind]
+
+    with transaction(con):
+        batch_id = run(con, "SELECT nextval('batch_id_seq')")[0][0]
+        params = {"subject_id": subject_id, "source": imported.format, "batch_id": batch_id}
+        with registered(con, "staged_rows", staged_rows):
+            run(con, f"CREATE OR REPLACE TEMP TABLE {stg_table} AS {sql('staging', stg_table)}",
+                params)
+        run(con, sql("staging", core_table))
+        stored = run(
+            con,
+            f"SELECT count(*) FROM {core_table} WHERE batch_id = $batch_id",
+            {"batch_id": batch_id},
+        )[0][0]
+        if imported.kind == "food":
+            run(con, sql("enrichment", "food_magnesium"), {"batch_id": batch_id})
+        quarantine = rejected.with_columns(
+            pl.lit(batch_id).alias("batch_id"),
+            pl.lit(path.name).alias("file_name"),
+            pl.lit(imported.kind).alias("kind"),
+        )
+        insert_frame(con, "quarantined_rows", quarantine)
+        record_validation(con, outcome, batch_id)
+        summary = ImportSummary(
+            file_name=path.name,
+            sha256=sha256,
+            status="stored",
+            format=imported.format,
+            batch_id=batch_id,
+            rows_read=imported.rows_read,
+            rows_stored=stored,
+            rows_duplicate=staged.height - rejected.height - stored,
+            rows_quarantined=rejected.height,
+            rows_skipped=imported.rows_skipped,
+        )
+        run(
+            con,
+            "INSERT INTO core_import_batches VALUES ($batch_id, $file_name, $sha256, $format, "
+            "$rows_read, $rows_stored, $rows_duplicate, $rows_quarantined, $rows_skipped, "
+            "$started_at, now(), 'stored', NULL)",
+            {
+                key: value
+                for key, value in asdict(summary).items()
+                if key not in ("status", "message")
+            }
+            | {"started_at": started},
+        )
+    return summary

@@ -1,0 +1,115 @@
+"""The steps flows and the CLI wire together, as plain functions over a data folder."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from glucomag.settings import Settings
+from transforms.ingest import ImportSummary, import_file
+from transforms.marts import build_marts
+from transforms.validate import ValidationOutcome
+from transforms.warehouse import connect, run
+
+NIGHTLY_WINDOW_DAYS = 28
+
+
+@contextmanager
+def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    settings.create_folders()
+    con = connect(settings.warehouse)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _quarantine_file(settings: Settings, path: Path, sha256: str, reason: str,
+                     keep_original: bool) -> Path:
+    """Put an unreadable file in quarantine/ with `<name>.reason.txt` beside it."""
+    target = settings.quarantine / f"{sha256[:12]}-{path.name}"
+    (shutil.copy2 if keep_original else shutil.move)(path, target)
+    target.with_name(target.name + ".reason.txt").write_text(reason + "\n")
+    return target
+
+
+def _archive_file(settings: Settings, path: Path, sha256: str, keep_original: bool) -> Path:
+    """Keep the imported file as archive/<sha256><suffix>: the warehouse's sources, once each."""
+    target = settings.archive / f"{sha256}{path.suffix.lower()}"
+    if target.exists():
+        if not keep_original:
+            path.unlink()
+    else:
+        (shutil.copy2 if keep_original else shutil.move)(path, target)
+    return target
+
+
+def import_and_file(settings: Settings, path: Path, keep_original: bool,
+                    format_name: str | None = None) -> ImportSummary:
+    """Import one file, then archive it, or quarantine it with its reason if unreadable.
+
+    `keep_original` copies (for files named on the command line) instead of moving (inbox).
+    """
+    with warehouse(settings) as con:
+        summary = import_file(con, path, settings.timezone, settings.subject_id, format_name)
+    if summary.status == "failed":
+        _quarantine_file(settings, path, summary.sha256, summary.message or "", keep_original)
+    else:
+        _archive_file(settings, path, summary.sha256, keep_original)
+    return summary
+
+
+def inbox_files(settings: Settings) -> list[Path]:
+    """Files waiting in the inbox, oldest name first; hidden and partial files are left."""
+    settings.create_folders()
+    return sorted(p for p in settings.inbox.iterdir()
+                  if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".part"))
+
+
+def rebuild_marts(settings: Settings) -> list[ValidationOutcome]:
+    with warehouse(settings) as con:
+        return build_marts(con)
+
+
+def latest_data_date(settings: Settings) -> date | None:
+    with warehouse(settings) as con:
+        return run(con, "SELECT max(local_date) FROM daily_summary")[0][0]
+
+
+def nightly_period(settings: Settings, today: date) -> tuple[date, date]:
+    """The nightly report covers the last 28 days that have data (or up to today if none)."""
+    end = latest_data_date(settings) or today
+    return end - timedelta(days=NIGHTLY_WINDOW_DAYS - 1), end
+
+
+def warehouse_status(settings: Settings) -> str:
+    """A plain-text overview: what is stored, the last imports, the last validations."""
+    with warehouse(settings) as con:
+        food = run(con, "SELECT count(*), count(magnesium_mg), min(local_date), max(local_date) "
+                        "FROM food_entries")[0]
+        glucose = run(con, "SELECT count(*), min(local_date), max(local_date) "
+                           "FROM glucose_readings")[0]
+        quarantined = run(con, "SELECT count(*) FROM quarantined_rows")[0][0]
+        batches = run(con, "SELECT batch_id, file_name, format, status, rows_stored, "
+                           "rows_quarantined, finished_at FROM import_batches "
+                           "ORDER BY batch_id DESC LIMIT 5")
+        checks = run(con, "SELECT stage, success, failed, run_at FROM validation_runs "
+                          "ORDER BY run_at DESC LIMIT 5")
+    lines = [
+        f"data folder: {settings.home.resolve()}  (time zone {settings.timezone})",
+        f"food entries: {food[0]} ({food[1]} with magnesium), days {food[2]} to {food[3]}",
+        f"glucose readings: {glucose[0]}, days {glucose[1]} to {glucose[2]}",
+        f"quarantined rows: {quarantined}",
+        "last imports:",
+        *[f"  #{b[0]} {b[1]} [{b[2] or '?'}] {b[3]}: {b[4] or 0} stored, "
+          f"{b[5] or 0} quarantined, {b[6]:%Y-%m-%d %H:%M} UTC" for b in batches],
+        "last validations:",
+        *[f"  {c[0]}: {'passed' if c[1] else f'{c[2]} expectation(s) failed'} "
+          f"({c[3]:%Y-%m-%d %H:%M} UTC)" for c in checks],
+    ]
+    return "\n".join(lines)
