@@ -16,6 +16,7 @@ import io
 import math
 import re
 from collections.abc import Sequence
+from decimal import ROUND_HALF_UP, Decimal
 from html import escape
 
 import matplotlib
@@ -146,10 +147,11 @@ def magnesium_daily_svg(daily: pl.DataFrame, reference_intakes: Sequence[Referen
         lo, hi = float(known_mg[has_food].min()), float(known_mg[has_food].max())
         refs_text = "; ".join(f"{r.mg_per_day:g} mg ({r.label})" for r in refs) or "none"
         description = (
-            f"Daily logged magnesium, {first} to {last}, {n_days} days, {n_food} with food "
-            f"entries. Bars show the known part of each day's magnesium, from at least "
-            f"{lo:.0f} to at least {hi:.0f} mg; a magnesium value is known for "
-            f"{int(known_entries[has_food].sum())} of {int(entries[has_food].sum())} entries "
+            f"Daily logged magnesium, {first} to {last}, {_plural(n_days, 'day')}, "
+            f"{n_food} with food entries. Bars show the known part of each day's "
+            f"magnesium, from at least {round_half_up(lo)} to at least {round_half_up(hi)} mg; "
+            f"a magnesium value is known for {int(known_entries[has_food].sum())} of "
+            f"{int(entries[has_food].sum())} entries "
             f"(lower panel: share per day). Reference lines: {refs_text}."
         )
         return _to_svg(fig, "chart-magnesium-daily", description)
@@ -200,9 +202,10 @@ def glucose_daily_svg(daily: pl.DataFrame) -> str:
         ]
         fig.legend(handles=handles, loc="outside lower center", ncols=4, frameon=False)
         description = (
-            f"Daily mean glucose, {first} to {last}, {len(x)} days, {int(has.sum())} with "
-            f"numeric readings; daily means range from {lo:.0f} to {hi:.0f} mg/dL. "
-            f"A shaded band marks 70 to 180 mg/dL."
+            f"Daily mean glucose, {first} to {last}, {_plural(len(x), 'day')}, "
+            f"{int(has.sum())} with numeric readings; daily means range from "
+            f"{round_half_up(lo)} to {round_half_up(hi)} mg/dL. "
+            "A shaded band marks 70 to 180 mg/dL."
         )
         return _to_svg(fig, "chart-glucose-daily", description)
 
@@ -237,8 +240,8 @@ def time_in_range_svg(daily: pl.DataFrame) -> str:
         fig.legend(loc="outside lower center", ncols=2, frameon=False)
         description = (
             f"Daily share of glucose readings from 70 to 180 mg/dL, {first} to {last}, "
-            f"{len(x)} days, {int(has.sum())} with readings; daily shares range from "
-            f"{lo:.0f} % to {hi:.0f} %."
+            f"{_plural(len(x), 'day')}, {int(has.sum())} with readings; daily shares range from "
+            f"{round_half_up(lo)} % to {round_half_up(hi)} %."
         )
         return _to_svg(fig, "chart-time-in-range", description)
 
@@ -279,6 +282,17 @@ def _dot(colour: str, label: str) -> Line2D:
         markeredgewidth=0.5,
         label=label,
     )
+
+
+def round_half_up(value: float, places: int = 0) -> str:
+    """Round half up (not to even), so 62.5 shows as 63 as a person would round it; with
+    thousands separators ("2,800")."""
+    quantum = Decimal(1).scaleb(-places)
+    return f"{Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP):,}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word if n == 1 else word + 's'}"
 
 
 def _cycle(items: tuple[str, ...], n: int) -> list[str]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,9 @@ TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_NAME = "report.html.j2"
 
 # Minimum data for a statement (below it the report says "not enough data yet").
-MIN_FOOD_DAYS = 1  # days with food entries, for the magnesium average and chart
+# Days with food entries for the magnesium average and chart; at least one entry in the period
+# must also have a known value (an average of "at least 0 mg" would say nothing).
+MIN_FOOD_DAYS = 1
 MIN_GLUCOSE_DAYS_FOR_SUMMARY = 14  # consensus (Battelino et al. 2019): >= 14 days of CGM data
 
 
@@ -135,7 +136,7 @@ def _glucose_section(daily: pl.DataFrame) -> dict[str, Any]:
     section: dict[str, Any] = {"any": n_days > 0, "days_with_readings": n_days}
     if not section["any"]:
         return section
-    section["readings"] = _fmt_count(int(with_readings["glucose_readings"].sum()))
+    section["readings"] = int(with_readings["glucose_readings"].sum())
     section["rows"] = [
         {
             "date": r["local_date"].isoformat(),
@@ -183,11 +184,11 @@ def _glucose_section(daily: pl.DataFrame) -> dict[str, Any]:
             how="horizontal",
         ).row(0, named=True)
         section["mean"] = _fmt_round(summary["mean"]) if means.height else None
-        section["mean_readings"] = _fmt_count(summary["mean_readings"] or 0)
+        section["mean_readings"] = int(summary["mean_readings"] or 0)
         section["mean_min"] = _fmt_round(summary["mean_min"]) if means.height else None
         section["mean_max"] = _fmt_round(summary["mean_max"]) if means.height else None
         section["in_range_pct"] = _fmt_round(100 * summary["share"]) if shares.height else None
-        section["share_readings"] = _fmt_count(summary["share_readings"] or 0)
+        section["share_readings"] = int(summary["share_readings"] or 0)
 
     section["mean_chart"] = Markup(charts.glucose_daily_svg(daily)) if means.height else None
     section["tir_chart"] = Markup(charts.time_in_range_svg(daily)) if shares.height else None
@@ -247,7 +248,7 @@ def _quality_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]:
         "days_without_data": int(counts["neither"]),
         "batches": batches,
         "quarantine": quarantine,
-        "quarantined_rows": _fmt_count(quarantined_rows),
+        "quarantined_rows": quarantined_rows,
         "validation": validation,
         "validation_passed": sum(v["passed"] for v in validation),
         "versions": list(data.versions.items()),
@@ -276,7 +277,7 @@ def _checked_daily(data: ReportInput) -> pl.DataFrame:
 
 
 def _environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=select_autoescape(
             enabled_extensions=("html", "j2"), default_for_string=True, default=True
@@ -285,6 +286,8 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.globals["plural"] = _plural
+    return env
 
 
 def _daily_amount(r: dict[str, Any]) -> str:
@@ -304,11 +307,13 @@ def _daily_coverage(r: dict[str, Any]) -> str:
     return f"known for {known} of {_fmt_count(entries)} {noun}"
 
 
+def _plural(n: int, word: str) -> str:
+    """``_plural(1, "day")`` -> "1 day", ``_plural(2800, "reading")`` -> "2,800 readings"."""
+    return f"{int(n):,} {word if int(n) == 1 else word + 's'}"
+
+
 def _fmt_round(value: float, places: int = 0) -> str:
-    """Round half up (not to even), so 62.5 shows as 63 like a person would round it."""
-    quantum = Decimal(1).scaleb(-places)
-    rounded = Decimal(repr(float(value))).quantize(quantum, rounding=ROUND_HALF_UP)
-    return f"{rounded:,}"
+    return charts.round_half_up(value, places)
 
 
 def _fmt_number(value: float) -> str:

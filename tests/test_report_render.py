@@ -297,6 +297,7 @@ def test_food_without_any_known_value_says_not_enough_data():
     html = render_report(bundle(daily))
     text = text_of(html)
     assert "none of the 3 food entries in this period has a known magnesium value" in text
+    assert "(1 day, both dates included)" in text and "1 days" not in text
     assert "no known value known for 0 of 3 entries" in text
     assert "averaged" not in text
     assert "chart-magnesium-daily" not in html

@@ -1,0 +1,3 @@
+from glucomag.cli import main
+
+main()
