@@ -53,20 +53,18 @@ def _settings(home: Path | None, **explicit: object) -> Settings:
 
 
 def _print_nightly(result: dict) -> None:
-    for summary in result["imports"]:
-        line = (f"error: {summary['message']}" if summary["status"] == "failed"
-                else _summary_line(summary))
-        typer.echo(line)
+    """Print the run's outcome; exit 2 after everything else ran if a file was unreadable."""
+    from transforms.ingest import ImportSummary
+
+    summaries = [ImportSummary(**summary) for summary in result["imports"]]
+    for summary in summaries:
+        typer.echo(summary.line(), err=summary.status == "failed")
     for mart in result["marts"]:
         typer.echo(f"validated {mart['suite']}: {'passed' if mart['success'] else 'FAILED'}")
     typer.echo(f"report: {Path(result['report']).resolve()}")
     typer.echo(INFORMATIONAL)
-
-
-def _summary_line(summary: dict) -> str:
-    from transforms.ingest import ImportSummary
-
-    return ImportSummary(**summary).line()
+    if any(summary.status == "failed" for summary in summaries):
+        raise typer.Exit(code=2)
 
 
 def _run_nightly(settings: Settings) -> dict:
