@@ -18,6 +18,12 @@ from reports.data import write_period_report
 from transforms import pipeline
 
 
+@task(name="refresh enrichment", cache_policy=NO_CACHE)
+def refresh_enrichment(home: str) -> dict:
+    changed, error = pipeline.refresh_enrichment(load_settings(Path(home)))
+    return {"changed": changed, "error": error}
+
+
 @task(name="import inbox file", cache_policy=NO_CACHE)
 def import_inbox_file(home: str, path: str) -> dict:
     settings = load_settings(Path(home))
@@ -39,9 +45,11 @@ def write_nightly_report(home: str, today: date) -> str:
 
 @flow(name="nightly", log_prints=True)
 def nightly(home: str, today: date | None = None) -> dict:
-    """Import the inbox, rebuild and validate marts, write the nightly report."""
+    """Apply changed custom foods, import the inbox, rebuild and validate marts, write the
+    nightly report."""
     settings = load_settings(Path(home))
+    enrichment = refresh_enrichment(home)
     imports = [import_inbox_file(home, str(path)) for path in pipeline.inbox_files(settings)]
     marts = rebuild_marts(home)
     report = write_nightly_report(home, today or date.today())
-    return {"imports": imports, "marts": marts, "report": report}
+    return {"enrichment": enrichment, "imports": imports, "marts": marts, "report": report}

@@ -30,6 +30,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Food log + glucose, with magnesium — local, informational only.")
 run_app = typer.Typer(no_args_is_help=True, help="Run a flow by hand.")
 app.add_typer(run_app, name="run")
+foods_app = typer.Typer(no_args_is_help=True,
+                        help="Magnesium matching: look names up, fix unmatched foods.")
+app.add_typer(foods_app, name="foods")
 
 HomeOption = Annotated[Path | None, typer.Option(
     "--home", help="Data folder (default: $GLUCOMAG_HOME or ./glucomag-data).")]
@@ -57,13 +60,16 @@ def _print_nightly(result: dict) -> None:
     from transforms.ingest import ImportSummary
 
     summaries = [ImportSummary(**summary) for summary in result["imports"]]
+    user_foods_error = result["enrichment"]["error"]
+    if user_foods_error:
+        typer.echo(f"error: {user_foods_error}", err=True)
     for summary in summaries:
         typer.echo(summary.line(), err=summary.status == "failed")
     for mart in result["marts"]:
         typer.echo(f"validated {mart['suite']}: {'passed' if mart['success'] else 'FAILED'}")
     typer.echo(f"report: {Path(result['report']).resolve()}")
     typer.echo(INFORMATIONAL)
-    if any(summary.status == "failed" for summary in summaries):
+    if user_foods_error or any(summary.status == "failed" for summary in summaries):
         raise typer.Exit(code=2)
 
 
@@ -100,10 +106,14 @@ def import_(
         "--timezone", help="Time zone of the files' local times (default: config).")] = None,
 ) -> None:
     """Import export files now (they are copied to archive/, never moved)."""
-    from transforms.pipeline import import_and_file
+    from transforms.pipeline import import_and_file, refresh_enrichment
 
     settings = _settings(home, timezone=timezone)
     failed = 0
+    _, user_foods_error = refresh_enrichment(settings)
+    if user_foods_error:
+        typer.echo(f"error: {user_foods_error}", err=True)
+        failed += 1
     for path in files:
         if not path.is_file():
             typer.echo(f"error: {path}: no such file", err=True)
@@ -152,6 +162,134 @@ def status(home: HomeOption = None) -> None:
     settings = _settings(home)
     typer.echo(warehouse_status(settings))
     typer.echo(INFORMATIONAL)
+
+
+@foods_app.command("lookup")
+def foods_lookup(
+    names: Annotated[list[str], typer.Argument(help="Food names as you would log them.")],
+    amount: Annotated[str | None, typer.Option(
+        "--amount", help='Amount and unit, e.g. "1 cup", "150 g" (default "1 serving").')] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON list, for scripts.")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Show how each name gets its magnesium: match, mg/100 g, grams, mg, method, confidence."""
+    import json
+
+    from transforms.pipeline import lookup_foods
+
+    result = lookup_foods(_settings(home), names, amount)
+    records = [_lookup_record(row) for row in result.iter_rows(named=True)]
+    if as_json:
+        typer.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Magnesium lookup ({amount or '1 serving'})")
+    for column in ("query", "match", "mg/100 g", "grams", "mg", "method", "confidence",
+                   "next candidates"):
+        table.add_column(column)
+    for r in records:
+        table.add_row(
+            r["query"], r["food_name"] or f"— ({r['unknown_reason']})",
+            _number(r["magnesium_mg_per_100g"]), _number(r["grams"]),
+            _number(r["magnesium_mg"]), r["method"], _number(r["confidence"], 2),
+            "; ".join(f"{c['food_name']} ({c['score']:.0f})" for c in r["candidates"][:3]))
+    Console(soft_wrap=True).print(table, markup=False)
+    typer.echo(INFORMATIONAL)
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _lookup_record(row: dict) -> dict:
+    import json
+
+    return {
+        "query": row["query"],
+        "food_id": row["match_food_id"],
+        "food_name": row["match_food_name"],
+        "magnesium_mg_per_100g": row["magnesium_mg_per_100g"],
+        "grams": row["grams"] if row["grams"] is not None else row["portion_grams"],
+        "magnesium_mg": row["magnesium_mg"],
+        "method": row["match_method"],
+        "confidence": row["match_confidence"],
+        "unknown_reason": row["unknown_reason"],
+        "candidates": json.loads(row["candidates"]) if row["candidates"] else [],
+    }
+
+
+@foods_app.command("unmatched")
+def foods_unmatched(
+    limit: Annotated[int, typer.Option("--limit", help="How many names to show.")] = 25,
+    home: HomeOption = None,
+) -> None:
+    """Logged foods without a magnesium value, most frequent first, with candidates."""
+    import json
+
+    from transforms.pipeline import unmatched_foods
+
+    rows = unmatched_foods(_settings(home), limit)
+    if rows.is_empty():
+        typer.echo("Every logged food has a magnesium value.")
+        return
+    for row in rows.iter_rows(named=True):
+        candidates = json.loads(row["fuzzy_candidates"]) if row["fuzzy_candidates"] else []
+        best = "; ".join(f"{c['food_id']} {c['food_name']} ({c['score']:.0f})"
+                         for c in candidates)
+        matched = f" → {row['match_food_name']}" if row["match_food_name"] else ""
+        typer.echo(f"{row['unknown']:>5} × {row['example_name']}{matched}: "
+                   f"{row['unknown_reason']}" + (f"\n        candidates: {best}" if best else ""))
+    typer.echo('Fix one with: glucomag foods alias "NAME" FOOD_ID, or add it to '
+               "custom_foods.csv in the data folder.")
+
+
+@foods_app.command("alias")
+def foods_alias(
+    name: Annotated[str, typer.Argument(help="The food name as you log it.")],
+    food_id: Annotated[str, typer.Argument(help="Reference food id, e.g. sr28:11457.")],
+    home: HomeOption = None,
+) -> None:
+    """Use a reference food for a name from now on (and for entries already stored)."""
+    from transforms.pipeline import add_user_alias
+
+    try:
+        food_name, changed = add_user_alias(_settings(home), name, food_id)
+    except KeyError:
+        raise UsageError(f"no reference food with id '{food_id}' "
+                         "(find ids with: glucomag foods lookup NAME)") from None
+    typer.echo(f"alias: '{name}' → {food_name} ({food_id}); {changed} entries updated")
+
+
+@foods_app.command("import-fdc")
+def foods_import_fdc(
+    folder: Annotated[Path, typer.Argument(help="Folder with FoodData Central CSV files.")],
+    home: HomeOption = None,
+) -> None:
+    """Add the official FoodData Central CSV download as reference data."""
+    from transforms.importers.base import BadFileError
+    from transforms.pipeline import import_fdc
+
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a folder")
+    try:
+        foods, portions, changed = import_fdc(_settings(home), folder)
+    except BadFileError as error:
+        raise UsageError(str(error)) from None
+    typer.echo(f"FoodData Central: {foods} foods, {portions} portions loaded; "
+               f"{changed} entries updated")
+
+
+@foods_app.command("enrich")
+def foods_enrich(home: HomeOption = None) -> None:
+    """Re-read custom_foods.csv and supplements.csv and re-resolve every entry's magnesium."""
+    from transforms.pipeline import refresh_enrichment
+
+    changed, error = refresh_enrichment(_settings(home))
+    if error:
+        raise UsageError(error)
+    typer.echo(f"{changed} entries updated")
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -26,6 +27,11 @@ class Settings(BaseSettings):
     home: Path = DEFAULT_HOME
     timezone: str = Field(default_factory=system_timezone)
     subject_id: str = "me"
+    # Profile for the reference intake (magnesium.md); without age and sex both adult
+    # figures are shown.
+    age: int | None = Field(default=None, ge=1, le=120)
+    sex: Literal["male", "female"] | None = None
+    life_stage: Literal["pregnancy", "lactation"] | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -11,28 +11,25 @@ import polars as pl
 
 from glucomag import __version__
 from glucomag.settings import Settings
+from reports.intake import reference_intakes, supplement_upper_level_mg
 from reports.model import (
     BATCHES_SCHEMA,
     DAILY_SCHEMA,
     QUARANTINE_SCHEMA,
     VALIDATION_SCHEMA,
-    ReferenceIntake,
     ReportInput,
 )
 from reports.render import render_report, write_report
 from transforms.pipeline import warehouse
 from transforms.warehouse import query_frame, run
 
-# Without a user profile, show both adult figures rather than guessing (magnesium.md).
-ADULT_REFERENCE_INTAKES = (
-    ReferenceIntake("Adult men 31+ (US RDA)", 420.0),
-    ReferenceIntake("Adult women 31+ (US RDA)", 320.0),
-)
 VERSIONS = {
     "glucomag": __version__,
     "metric definitions": "glucomag-metrics v1: mean of sensor readings; time 70–180 mg/dL "
     "inclusive as share of readings (Battelino et al., Diabetes Care 2019)",
-    "food reference": "magnesium from the exports' own values; no reference table yet",
+    "food reference": "exports' own values; custom foods and supplements; USDA SR28 "
+                      "(public domain) via curated aliases and fuzzy matching "
+                      "(confidence ≥ 0.90)",
 }
 
 DAILY_SQL = """
@@ -41,6 +38,7 @@ SELECT d.local_date::DATE AS local_date,
        coalesce(s.entries_with_magnesium, 0) AS entries_with_magnesium,
        coalesce(s.entries_without_magnesium, 0) AS entries_without_magnesium,
        s.magnesium_known_mg,
+       s.magnesium_supplement_mg,
        coalesce(s.glucose_readings, 0) AS glucose_readings,
        s.glucose_mean_mg_dl,
        s.glucose_in_range_share
@@ -113,6 +111,21 @@ def _notes(con: duckdb.DuckDBPyConnection, params: dict) -> tuple[str, ...]:
             f"{untimed} of {entries} food entries have no time of day; they count in "
             "daily totals only."
         )
+        sources = dict(run(
+            con,
+            "SELECT match_method, count(*) FROM food_entries WHERE local_date BETWEEN $start "
+            "AND $end AND subject_id = $subject_id AND magnesium_mg IS NOT NULL GROUP BY 1",
+            params,
+        ))
+        unknown = entries - sum(sources.values())
+        notes.append(
+            "Where each entry's magnesium came from: "
+            f"{sources.get('export', 0)} from the export, {sources.get('custom', 0)} from your "
+            f"custom foods, {sources.get('supplement', 0)} from your supplements, "
+            f"{sources.get('alias', 0) + sources.get('user_alias', 0)} from USDA SR28 by name, "
+            f"{sources.get('fuzzy', 0)} from USDA SR28 by fuzzy match (each listed with its "
+            f"score in the food_matches view); {unknown} unknown (not counted)."
+        )
     notes.append(
         "Glucose figures use sensor (CGM) readings; Low/High sensor values count as "
         "readings outside 70–180 mg/dL and are left out of means."
@@ -136,7 +149,8 @@ def load_report_input(
         batches=batches.select(pl.col(n).cast(t) for n, t in BATCHES_SCHEMA.items()),
         quarantine=_frame(con, QUARANTINE_SQL, batch_ids, QUARANTINE_SCHEMA),
         validation=_frame(con, VALIDATION_SQL, batch_ids, VALIDATION_SCHEMA),
-        reference_intakes=ADULT_REFERENCE_INTAKES,
+        reference_intakes=reference_intakes(settings.age, settings.sex, settings.life_stage),
+        supplement_upper_level_mg=supplement_upper_level_mg(settings.age),
         versions=VERSIONS,
         notes=_notes(con, params),
     )

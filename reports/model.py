@@ -44,6 +44,7 @@ class ReportInput:
     reference_intakes: tuple[ReferenceIntake, ...]
     versions: dict[str, str]
     notes: tuple[str, ...] = ()
+    supplement_upper_level_mg: float = 350.0  # supplemental UL for the profile (IOM)
 
 
 # Column contracts of the frames above (the renderer checks `daily` against its schema).
@@ -54,6 +55,7 @@ DAILY_SCHEMA = pl.Schema(
         "entries_with_magnesium": pl.Int64(),
         "entries_without_magnesium": pl.Int64(),
         "magnesium_known_mg": pl.Float64(),  # known part (lower bound); null without food entries
+        "magnesium_supplement_mg": pl.Float64(),  # known part from supplements; null without food
         "glucose_readings": pl.Int64(),  # sensor readings incl. Low/High; 0 if none
         "glucose_mean_mg_dl": pl.Float64(),  # mean of numeric readings; null if none
         "glucose_in_range_share": pl.Float64(),  # share of readings 70–180 incl., 0–1; null if none

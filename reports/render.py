@@ -127,7 +127,22 @@ def _magnesium_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]
         for r in data.reference_intakes
     ]
     section["chart"] = Markup(charts.magnesium_daily_svg(daily, data.reference_intakes))
+    section["supplements"] = _supplement_facts(food, data.supplement_upper_level_mg)
     return section
+
+
+def _supplement_facts(food: pl.DataFrame, upper_level_mg: float) -> dict[str, Any] | None:
+    """Supplemental intake against the supplemental upper level, as a fact (no advice)."""
+    with_supplements = food.filter(pl.col("magnesium_supplement_mg") > 0)
+    if with_supplements.is_empty():
+        return None
+    return {
+        "days": with_supplements.height,
+        "days_with_food": food.height,
+        "average_mg": _fmt_round(float(with_supplements["magnesium_supplement_mg"].mean())),
+        "upper_level_mg": _fmt_number(upper_level_mg),
+        "days_above": int((with_supplements["magnesium_supplement_mg"] > upper_level_mg).sum()),
+    }
 
 
 def _glucose_section(daily: pl.DataFrame) -> dict[str, Any]:

@@ -131,13 +131,26 @@ BATCH_COLUMNS = (
     Column("source", pl.String(), "VARCHAR", "export format the row came from", nullable=False),
     Column("batch_id", pl.Int64(), "BIGINT", "import batch that stored the row", nullable=False),
 )
+MAGNESIUM_SOURCES = ("export", "custom", "supplement", "usda", "unknown")
+MATCH_METHODS = ("export", "custom", "supplement", "user_alias", "alias", "fuzzy", "none")
 ENRICHMENT_COLUMNS = (
+    Column("export_magnesium_mg", pl.Float64(), "DOUBLE",
+           "magnesium as the export gave it; null = the export had none", min_value=0),
     Column("magnesium_source", pl.String(), "VARCHAR",
            "export / custom / supplement / usda / unknown", nullable=False,
-           allowed=("export", "custom", "supplement", "usda", "unknown")),
+           allowed=MAGNESIUM_SOURCES),
+    Column("match_method", pl.String(), "VARCHAR",
+           "how the value was found: export, custom, supplement, user_alias, alias, fuzzy, none",
+           nullable=False, allowed=MATCH_METHODS),
     Column("match_food_id", pl.String(), "VARCHAR", "reference food the value came from"),
+    Column("match_food_name", pl.String(), "VARCHAR", "name of the matched food"),
     Column("match_confidence", pl.Float64(), "DOUBLE", "0–1 confidence of the match",
            min_value=0, max_value=1),
+    Column("portion_grams", pl.Float64(), "DOUBLE",
+           "grams from a household portion or a custom serving", min_value=0),
+    Column("unknown_reason", pl.String(), "VARCHAR",
+           "why magnesium is unknown: no match, no portion weight, no amount, "
+           "reference has no magnesium value"),
 )
 
 
@@ -172,6 +185,9 @@ DAILY_SUMMARY = TableSpec(
         Column("magnesium_known_mg", pl.Float64(), "DOUBLE",
                "sum of known magnesium (a lower bound); null without food entries",
                min_value=0, max_value=20_000),
+        Column("magnesium_supplement_mg", pl.Float64(), "DOUBLE",
+               "known magnesium from supplements (part of the known total)", min_value=0,
+               max_value=20_000),
         Column("glucose_readings", pl.Int64(), "BIGINT",
                "sensor readings that day, Low/High included", nullable=False, min_value=0),
         Column("glucose_mean_mg_dl", pl.Float64(), "DOUBLE",
@@ -241,7 +257,121 @@ VALIDATION_RUNS = TableSpec(
     ),
 )
 
+# Reference and user food data, used by magnesium enrichment (transforms/magnesium/).
+REF_FOODS = TableSpec(
+    name="ref_foods",
+    description="Reference foods (USDA SR28 shipped; FoodData Central imports) with magnesium.",
+    columns=(
+        Column("food_id", pl.String(), "VARCHAR", "sr28:NDB_No or fdc:fdc_id", nullable=False),
+        Column("source", pl.String(), "VARCHAR", "sr28 or fdc", nullable=False),
+        Column("food_name", pl.String(), "VARCHAR", "the reference's own name", nullable=False),
+        Column("food_group", pl.String(), "VARCHAR", "food group / category"),
+        Column("magnesium_mg_per_100g", pl.Float64(), "DOUBLE",
+               "magnesium per 100 g edible portion; null = not analysed", min_value=0),
+    ),
+    unique_key=("food_id",),
+)
+REF_PORTIONS = TableSpec(
+    name="ref_portions",
+    description="Household portions of reference foods with their gram weights.",
+    columns=(
+        Column("food_id", pl.String(), "VARCHAR", "reference food", nullable=False),
+        Column("portion_seq", pl.Int32(), "INTEGER", "order in the reference", nullable=False),
+        Column("amount", pl.Float64(), "DOUBLE", "number of units weighed", nullable=False),
+        Column("unit", pl.String(), "VARCHAR", "measure as written (cup, chopped)",
+               nullable=False),
+        Column("grams", pl.Float64(), "DOUBLE", "weight of amount × unit", nullable=False),
+    ),
+    unique_key=("food_id", "portion_seq"),
+)
+REF_ALIASES = TableSpec(
+    name="ref_aliases",
+    description="Curated common names → reference food (shipped).",
+    columns=(
+        Column("alias_key", pl.String(), "VARCHAR", "normalised alias", nullable=False),
+        Column("food_id", pl.String(), "VARCHAR", "reference food", nullable=False),
+        Column("note", pl.String(), "VARCHAR", "the food it means and why"),
+    ),
+    unique_key=("alias_key",),
+)
+USER_ALIASES = TableSpec(
+    name="user_aliases",
+    description="The user's own names → reference food (glucomag foods alias).",
+    columns=(
+        Column("alias_key", pl.String(), "VARCHAR", "normalised alias", nullable=False),
+        Column("alias", pl.String(), "VARCHAR", "the name as the user gave it", nullable=False),
+        Column("food_id", pl.String(), "VARCHAR", "reference food", nullable=False),
+        Column("created_at", UTC_TS, "TIMESTAMPTZ", "when it was added", nullable=False),
+    ),
+    unique_key=("alias_key",),
+)
+CUSTOM_FOODS = TableSpec(
+    name="custom_foods",
+    description="The user's own foods (custom_foods.csv in the data folder).",
+    columns=(
+        Column("name_key", pl.String(), "VARCHAR", "normalised name", nullable=False),
+        Column("name", pl.String(), "VARCHAR", "name as logged", nullable=False),
+        Column("magnesium_mg_per_100g", pl.Float64(), "DOUBLE", "mg per 100 g", min_value=0),
+        Column("magnesium_mg_per_serving", pl.Float64(), "DOUBLE", "mg per serving",
+               min_value=0),
+        Column("serving_grams", pl.Float64(), "DOUBLE", "grams per serving", min_value=0),
+    ),
+    unique_key=("name_key",),
+)
+SUPPLEMENTS = TableSpec(
+    name="supplements",
+    description="The user's supplements (supplements.csv in the data folder).",
+    columns=(
+        Column("name_key", pl.String(), "VARCHAR", "normalised product name", nullable=False),
+        Column("product", pl.String(), "VARCHAR", "product as logged", nullable=False),
+        Column("elemental_mg_per_unit", pl.Float64(), "DOUBLE",
+               "elemental magnesium per unit (tablet, capsule, scoop…)", min_value=0),
+        Column("compound", pl.String(), "VARCHAR", "compound, when only its weight is known"),
+        Column("compound_mg_per_unit", pl.Float64(), "DOUBLE", "compound mg per unit",
+               min_value=0),
+    ),
+    unique_key=("name_key",),
+)
+SUPPLEMENT_COMPOUNDS = TableSpec(
+    name="supplement_compounds",
+    description="Elemental magnesium mass fraction by compound (magnesium.md), with aliases.",
+    columns=(
+        Column("compound_key", pl.String(), "VARCHAR", "normalised compound name or alias",
+               nullable=False),
+        Column("elemental_fraction", pl.Float64(), "DOUBLE", "mass fraction of magnesium",
+               nullable=False, min_value=0, max_value=1),
+    ),
+    unique_key=("compound_key",),
+)
+FOOD_NAME_MATCHES = TableSpec(
+    name="food_name_matches",
+    description="Fuzzy matching results per distinct food name, accepted or not, with scores.",
+    columns=(
+        Column("name_key", pl.String(), "VARCHAR", "normalised food name", nullable=False),
+        Column("food_id", pl.String(), "VARCHAR", "best reference food"),
+        Column("confidence", pl.Float64(), "DOUBLE", "0–1 score of the best candidate",
+               min_value=0, max_value=1),
+        Column("accepted", pl.Boolean(), "BOOLEAN", "confidence reached the threshold",
+               nullable=False),
+        Column("candidates", pl.String(), "VARCHAR",
+               "best candidates as JSON [{food_id, food_name, score}]", nullable=False),
+    ),
+    unique_key=("name_key",),
+)
+REFERENCE_VERSIONS = TableSpec(
+    name="reference_versions",
+    description="Which reference files are loaded (by sha256).",
+    columns=(
+        Column("name", pl.String(), "VARCHAR", "reference file", nullable=False),
+        Column("sha256", pl.String(), "VARCHAR", "its content hash", nullable=False),
+        Column("loaded_at", UTC_TS, "TIMESTAMPTZ", "when it was loaded", nullable=False),
+    ),
+    unique_key=("name",),
+)
+
 WAREHOUSE_TABLES = (STORED_FOOD_ENTRY, STORED_GLUCOSE_READING, IMPORT_BATCHES, QUARANTINED_ROWS,
-                    VALIDATION_RUNS)
+                    VALIDATION_RUNS, REF_FOODS, REF_PORTIONS, REF_ALIASES, USER_ALIASES,
+                    CUSTOM_FOODS, SUPPLEMENTS, SUPPLEMENT_COMPOUNDS, FOOD_NAME_MATCHES,
+                    REFERENCE_VERSIONS)
 
 MART_TABLES = (DAILY_SUMMARY,)

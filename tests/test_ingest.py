@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, TIMEZONE
-from transforms import ingest
+from transforms.magnesium import enrich
 from transforms.ingest import import_file
 from transforms.warehouse import run
 
@@ -96,14 +96,14 @@ def test_malformed_file_stores_nothing_and_keeps_earlier_data(con):
 def test_a_failure_mid_import_rolls_back_everything(con, monkeypatch):
     import_file(con, MGDL, TIMEZONE, "me")
     before = counts(con)
-    real_sql = ingest.sql
+    real_sql = enrich.sql
 
     def failing_enrichment(layer: str, relation: str) -> str:
-        if layer == "enrichment":
-            return "SELECT CASE WHEN $batch_id > 0 THEN error('disk full, say') END"
+        if (layer, relation) == ("enrichment", "core_food_entries"):
+            return "SELECT error('disk full, say')"  # fails after the rows were inserted
         return real_sql(layer, relation)
 
-    monkeypatch.setattr(ingest, "sql", failing_enrichment)
+    monkeypatch.setattr(enrich, "sql", failing_enrichment)
     with pytest.raises(Exception, match="disk full"):
         import_file(con, SMALL, TIMEZONE, "me")
     assert counts(con) == before

@@ -49,6 +49,6 @@ def test_overlapping_exports_store_each_row_once(rows, first_end, second_start):
         with connect(folder_path / "warehouse.duckdb") as con:
             import_file(con, write_export(folder_path / "a.csv", first), "UTC", "me")
             import_file(con, write_export(folder_path / "b.csv", second), "UTC", "me")
-            stored = run(con, "SELECT count(*), count(magnesium_mg) FROM food_entries")[0]
+            stored = run(con, "SELECT count(*), count(export_magnesium_mg) FROM food_entries")[0]
     union = [r for r in rows if r in first or r in second]
     assert stored == (len(union), sum(1 for r in union if r[5]))

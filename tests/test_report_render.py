@@ -45,7 +45,12 @@ FORBIDDEN_WORD = re.compile(r"\btake\s", re.IGNORECASE)
 
 
 def _daily(rows: list[tuple]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=DAILY_SCHEMA, orient="row")
+    """Rows without the supplement column; it is 0 on days with food, null otherwise."""
+    without = {k: v for k, v in DAILY_SCHEMA.items() if k != "magnesium_supplement_mg"}
+    frame = pl.DataFrame(rows, schema=without, orient="row")
+    return frame.with_columns(
+        pl.when(pl.col("food_entries") > 0).then(0.0).alias("magnesium_supplement_mg")
+    ).select(DAILY_SCHEMA.names())
 
 
 def three_day_daily(with_glucose: bool = True) -> pl.DataFrame:
@@ -457,3 +462,20 @@ def test_write_report_failure_keeps_old_file_and_no_temp(tmp_path: Path, monkeyp
         write_report("new", target)
     assert target.read_text(encoding="utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+
+
+def test_supplements_are_compared_with_the_supplemental_upper_level_as_a_fact():
+    # day 1: 400 mg from supplements (above 350), day 2: 100 mg → 2 days, mean 250, 1 above.
+    daily = three_day_daily().with_columns(
+        pl.when(pl.col("local_date") == date(2026, 9, 1)).then(400.0)
+        .when(pl.col("local_date") == date(2026, 9, 2)).then(100.0)
+        .otherwise(None).alias("magnesium_supplement_mg"))
+    page = text_of(render_report(bundle(daily)))
+    assert ("magnesium from supplements was logged on 2 days of 2 with food entries, "
+            "averaging 250 mg on those days") in page
+    assert "supplemental magnesium is 350 mg/day" in page
+    assert "logged supplemental intake was above it on 1 day." in page
+
+
+def test_no_supplement_sentence_without_supplements(html):
+    assert 'id="supplement-facts"' not in html

@@ -22,7 +22,8 @@ from transforms.warehouse import run
 DOCUMENTED_VIEWS = {
     "food_entries": ["entry_id", "subject_id", "source", "local_date", "local_ts", "meal",
                      "food_name", "amount", "unit", "grams", "magnesium_mg", "magnesium_source",
-                     "match_food_id", "match_confidence", "batch_id"],
+                     "match_food_id", "match_confidence", "batch_id", "match_method",
+                     "match_food_name", "unknown_reason", "export_magnesium_mg"],
     "glucose_readings": ["subject_id", "source", "device", "ts_utc", "local_ts", "local_date",
                          "glucose_mg_dl", "out_of_range", "kind", "batch_id"],
     "import_batches": ["batch_id", "file_name", "sha256", "format", "rows_read", "rows_stored",
@@ -69,6 +70,7 @@ def daily(**changes) -> pl.DataFrame:
     base = {"subject_id": ["me", "me"], "local_date": [date(2026, 3, 1), date(2026, 3, 2)],
             "food_entries": [3, 0], "entries_with_magnesium": [2, 0],
             "entries_without_magnesium": [1, 0], "magnesium_known_mg": [250.0, None],
+            "magnesium_supplement_mg": [0.0, None],
             "glucose_readings": [288, 280], "glucose_mean_mg_dl": [101.5, 99.0],
             "glucose_in_range_share": [0.97, 1.0]}
     return pl.DataFrame({**base, **changes}, schema=DAILY_SUMMARY.polars_schema())

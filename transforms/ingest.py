@@ -18,6 +18,7 @@ import polars as pl
 from schemas.canonical import STAGED
 from transforms.importers import conform, read_file
 from transforms.importers.base import BadFileError
+from transforms.magnesium.enrich import enrich_entries
 from transforms.validate import ValidationOutcome, validate_frame
 from transforms.warehouse import insert_frame, registered, run, sql, transaction
 
@@ -164,7 +165,7 @@ def import_file(
             {"batch_id": batch_id},
         )[0][0]
         if imported.kind == "food":
-            run(con, sql("enrichment", "food_magnesium"), {"batch_id": batch_id})
+            enrich_entries(con)
         quarantine = rejected.with_columns(
             pl.lit(batch_id).alias("batch_id"),
             pl.lit(path.name).alias("file_name"),

@@ -9,12 +9,24 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import polars as pl
 
 from glucomag.settings import Settings
+from transforms.importers.base import BadFileError, amount_and_unit, mass_grams
 from transforms.ingest import ImportSummary, import_file
+from transforms.magnesium.enrich import enrich_entries, lookup
+from transforms.magnesium.fdc import read_fdc_dir
+from transforms.magnesium.reference import load_user_foods
 from transforms.marts import build_marts
 from transforms.validate import ValidationOutcome
-from transforms.warehouse import connect, run
+from transforms.warehouse import (
+    connect,
+    insert_frame,
+    query_frame,
+    registered,
+    run,
+    transaction,
+)
 
 NIGHTLY_WINDOW_DAYS = 28
 
@@ -113,3 +125,73 @@ def warehouse_status(settings: Settings) -> str:
           f"({c[3]:%Y-%m-%d %H:%M} UTC)" for c in checks],
     ]
     return "\n".join(lines)
+
+
+def refresh_enrichment(settings: Settings) -> tuple[int, str | None]:
+    """Reload the user's custom foods and supplements, then re-resolve every entry's magnesium.
+
+    Returns (entries changed, error). A malformed user file is reported as one line and the
+    previous user foods stay in use.
+    """
+    with warehouse(settings) as con:
+        error = None
+        try:
+            load_user_foods(con, settings.home)
+        except BadFileError as bad:
+            error = str(bad)
+        with transaction(con):
+            changed = enrich_entries(con)
+    return changed, error
+
+
+def add_user_alias(settings: Settings, name: str, food_id: str) -> tuple[str, int]:
+    """Point a food name at a reference food for this user; returns (food name, entries
+    changed). Raises `KeyError` for an unknown food id."""
+    with warehouse(settings) as con:
+        found = run(con, "SELECT food_name FROM ref_foods WHERE food_id = $food_id",
+                    {"food_id": food_id})
+        if not found:
+            raise KeyError(food_id)
+        with transaction(con):
+            run(con, "INSERT OR REPLACE INTO user_aliases VALUES (name_key($name), $name, "
+                     "$food_id, now())", {"name": name, "food_id": food_id})
+            changed = enrich_entries(con)
+    return found[0][0], changed
+
+
+def import_fdc(settings: Settings, folder: Path) -> tuple[int, int, int]:
+    """Add FoodData Central foods as reference data; returns (foods, portions, entries
+    changed). Raises `BadFileError` for a folder not in that layout."""
+    foods, portions = read_fdc_dir(folder)
+    with warehouse(settings) as con, transaction(con):
+        with registered(con, "fdc_foods", foods):
+            run(con, "DELETE FROM ref_portions WHERE food_id IN (SELECT food_id FROM fdc_foods)")
+            run(con, "DELETE FROM ref_foods WHERE food_id IN (SELECT food_id FROM fdc_foods)")
+            run(con, "INSERT INTO ref_foods BY NAME SELECT * FROM fdc_foods")
+        insert_frame(con, "ref_portions", portions)
+        run(con, "DELETE FROM food_name_matches")  # new candidates: score names again
+        changed = enrich_entries(con)
+    return foods.height, portions.height, changed
+
+
+def lookup_foods(settings: Settings, names: list[str], amount_text: str | None
+                 ) -> pl.DataFrame:
+    """How each name would get its magnesium for `amount_text` (e.g. "1 cup", "150 g")."""
+    parsed = pl.DataFrame({"text": [amount_text or "1 serving"]}).select(
+        *[expr.alias(name) for expr, name in zip(amount_and_unit(pl.col("text")),
+                                                 ("amount", "unit"), strict=True)])
+    parsed = parsed.with_columns(mass_grams(pl.col("amount"), pl.col("unit")).alias("grams"))
+    amount, unit, grams = parsed.row(0)
+    with warehouse(settings) as con:
+        load_user_foods(con, settings.home)
+        return lookup(con, names, amount, unit, grams)
+
+
+def unmatched_foods(settings: Settings, limit: int) -> pl.DataFrame:
+    """Distinct food names without a magnesium value, most logged first, with candidates."""
+    with warehouse(settings) as con:
+        return query_frame(
+            con, "SELECT example_name, entries, entries - entries_with_magnesium AS unknown, "
+                 "unknown_reason, match_food_id, match_food_name, fuzzy_candidates "
+                 "FROM food_matches WHERE entries_with_magnesium < entries "
+                 "ORDER BY unknown DESC, example_name LIMIT $limit", {"limit": limit})

@@ -13,7 +13,8 @@ import polars as pl
 
 from schemas.ddl import warehouse_ddl
 
-VIEWS = ("food_entries", "glucose_readings", "import_batches")
+MACROS = ("name_key", "unit_key")
+VIEWS = ("food_entries", "glucose_readings", "import_batches", "food_matches")
 
 
 @cache
@@ -23,14 +24,20 @@ def sql(layer: str, relation: str) -> str:
 
 
 def connect(path: Path) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, creating tables, marts and views on first use."""
+    """Open the warehouse: tables, macros and views on first use, shipped reference data
+    whenever it changed."""
+    from transforms.magnesium.reference import ensure_reference  # it builds on this module
+
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
     with transaction(con):
+        for macro in MACROS:
+            run(con, sql("macros", macro))
         for statement in warehouse_ddl():
             run(con, statement)
         for view in VIEWS:
             run(con, sql("views", view))
+    ensure_reference(con)
     return con
 
 

@@ -13,6 +13,10 @@ from pathlib import Path
 import polars as pl
 
 MMOL_TO_MG_DL = 18.0156  # glucose 180.156 g/mol (glucose-metrics.md)
+# Mass units whose gram weight needs no food-specific portion table.
+GRAMS_PER_UNIT = {"g": 1.0, "gram": 1.0, "grams": 1.0, "kg": 1000.0, "mg": 0.001,
+                  "oz": 28.349523125, "ounce": 28.349523125, "ounces": 28.349523125,
+                  "lb": 453.59237, "lbs": 453.59237}
 HEAD_BYTES = 8192
 
 
@@ -88,6 +92,22 @@ def blank_to_null(expr: pl.Expr) -> pl.Expr:
 def to_number(expr: pl.Expr) -> pl.Expr:
     """Text → Float64; blank and unparseable → null (see `problem` to report the latter)."""
     return blank_to_null(expr).cast(pl.Float64, strict=False)
+
+
+def amount_and_unit(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """"1.00 cup" → (1.0, "cup"); "150 g" → (150.0, "g"); no leading number → (null, text)."""
+    parts = text.str.strip_chars().str.extract_groups(
+        r"^(?P<number>[0-9]*\.?[0-9]+)?\s*(?P<unit>.*)$")
+    unit = parts.struct.field("unit").str.strip_chars()
+    return (parts.struct.field("number").cast(pl.Float64),
+            pl.when(unit == "").then(None).otherwise(unit))
+
+
+def mass_grams(amount: pl.Expr, unit: pl.Expr) -> pl.Expr:
+    """Grams for mass units (g, kg, mg, oz, lb); null for household units."""
+    factor = unit.str.to_lowercase().str.strip_chars(".").replace_strict(
+        GRAMS_PER_UNIT, default=None, return_dtype=pl.Float64)
+    return amount * factor
 
 
 def problem(raw: pl.Expr, parsed: pl.Expr, label: str, expected: str) -> pl.Expr:

@@ -13,8 +13,10 @@ import polars as pl
 
 from transforms.importers.base import (
     ImportedFile,
+    amount_and_unit,
     header_fields,
     join_problems,
+    mass_grams,
     problem,
     raw_record,
     read_csv_text,
@@ -27,10 +29,6 @@ KIND = "food"
 REQUIRED = ("Day", "Food Name", "Amount")
 # Sniffed without `Day`, so a damaged servings file is recognised and told what it lacks.
 SIGNATURE = {"Food Name", "Amount", "Energy (kcal)"}
-
-# Mass units whose gram weight needs no food-specific portion table.
-GRAMS_PER_UNIT = {"g": 1.0, "gram": 1.0, "grams": 1.0, "kg": 1000.0, "mg": 0.001,
-                  "oz": 28.349523125, "lb": 453.59237}
 
 
 def detect(head: str) -> bool:
@@ -56,24 +54,21 @@ def _local_time(time: pl.Expr) -> pl.Expr:
 def read(path: Path, timezone: str) -> ImportedFile:
     frame = read_csv_text(path)
     require_columns(frame, path, REQUIRED)
-    amount_parts = pl.col("Amount").str.strip_chars().str.extract_groups(
-        r"^(?P<number>[0-9]*\.?[0-9]+)\s*(?P<unit>.*)$")
+    amount, unit = amount_and_unit(pl.col("Amount"))
     staged = frame.with_columns(
         _local_date(pl.col("Day").str.strip_chars()).alias("local_date"),
         _local_time(_optional(frame, "Time")).alias("_time"),
-        amount_parts.struct.field("number").cast(pl.Float64).alias("amount"),
-        amount_parts.struct.field("unit").str.strip_chars().alias("unit"),
+        amount.alias("amount"),
+        unit.alias("unit"),
         to_number(_optional(frame, "Magnesium (mg)")).alias("magnesium_mg"),
         to_number(_optional(frame, "Energy (kcal)")).alias("energy_kcal"),
         to_number(_optional(frame, "Carbs (g)")).alias("carbohydrates_g"),
     )
-    unit_key = pl.col("unit").str.to_lowercase()
     staged = staged.with_columns(
         pl.col("local_date").dt.combine(pl.col("_time")).alias("local_ts"),
         _optional(frame, "Group").str.strip_chars().alias("meal"),
         pl.col("Food Name").str.strip_chars().alias("food_name"),
-        (pl.col("amount") * unit_key.replace_strict(GRAMS_PER_UNIT, default=None,
-                                                    return_dtype=pl.Float64)).alias("grams"),
+        mass_grams(pl.col("amount"), pl.col("unit")).alias("grams"),
         _optional(frame, "Category").str.strip_chars().alias("category"),
         join_problems(
             problem(pl.col("Day"), pl.col("local_date"), "Day", "a date"),

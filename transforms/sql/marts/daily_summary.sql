@@ -7,7 +7,11 @@ WITH food AS (
            count(*)                              AS food_entries,
            count(magnesium_mg)                   AS entries_with_magnesium,
            count(*) - count(magnesium_mg)        AS entries_without_magnesium,
-           coalesce(sum(magnesium_mg), 0)        AS magnesium_known_mg
+           coalesce(sum(magnesium_mg), 0)        AS magnesium_known_mg,
+           -- supplements: matched to the user's supplements, or categorised so by the export
+           coalesce(sum(magnesium_mg) FILTER (WHERE magnesium_source = 'supplement'
+                                              OR lower(category) LIKE '%supplement%'), 0)
+                                                 AS magnesium_supplement_mg
     FROM core_food_entries
     GROUP BY subject_id, local_date
 ),
@@ -28,6 +32,7 @@ SELECT
     coalesce(f.entries_with_magnesium, 0)        AS entries_with_magnesium,
     coalesce(f.entries_without_magnesium, 0)     AS entries_without_magnesium,
     f.magnesium_known_mg,
+    f.magnesium_supplement_mg,
     coalesce(g.glucose_readings, 0)              AS glucose_readings,
     g.glucose_mean_mg_dl,
     g.glucose_in_range_share
