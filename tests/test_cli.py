@@ -97,3 +97,47 @@ def test_demo_runs_the_nightly_flow_on_the_sample_data(tmp_path: Path):
     assert report.exists()
     assert "servings.csv: cronometer_servings, 455 rows stored" in result.stdout
     assert (tmp_path / "demo" / ".prefect").is_dir()  # Prefect's home is inside the data folder
+
+
+def test_foods_lookup_json_is_a_stable_interface(tmp_path: Path):
+    import json
+
+    result = glucomag("foods", "lookup", "black beans", "Office lunch", "--amount", "1 cup",
+                      "--json", "--home", str(tmp_path / "h"))
+    assert result.returncode == 0, result.stderr
+    beans, unknown = json.loads(result.stdout)
+    assert set(beans) >= {"query", "food_id", "food_name", "magnesium_mg_per_100g", "grams",
+                          "magnesium_mg", "method", "confidence", "candidates"}
+    # SR28: Beans, black, mature seeds, cooked, boiled, without salt: 70 mg/100 g, cup = 172 g
+    assert (beans["food_id"], beans["method"], beans["grams"]) == ("sr28:16015", "alias", 172.0)
+    assert beans["magnesium_mg"] == pytest.approx(120.4)
+    assert unknown["magnesium_mg"] is None and unknown["method"] == "none"
+    assert len(unknown["candidates"]) == 3 and "score" in unknown["candidates"][0]
+
+
+def test_foods_unmatched_then_alias_fixes_it(tmp_path: Path):
+    home = str(tmp_path / "h")
+    log = tmp_path / "log.csv"
+    log.write_text("Day,Food Name,Amount,Energy (kcal),Magnesium (mg)\n"
+                   "2026-04-01,Office lunch,200.00 g,500,\n2026-04-02,Office lunch,100.00 g,250,\n")
+    assert glucomag("import", str(log), "--home", home, "--timezone", TIMEZONE).returncode == 0
+    unmatched = glucomag("foods", "unmatched", "--home", home)
+    assert unmatched.stdout.splitlines()[0].strip() == "2 × Office lunch: no match"
+    assert_one_line_error(glucomag("foods", "alias", "Office lunch", "sr28:99999",
+                                   "--home", home), "no reference food with id 'sr28:99999'")
+    fixed = glucomag("foods", "alias", "Office lunch", "sr28:20137", "--home", home)
+    assert fixed.stdout.strip() == ("alias: 'Office lunch' → Quinoa, cooked (sr28:20137); "
+                                    "2 entries updated")
+    assert glucomag("foods", "unmatched", "--home", home).stdout.strip() == \
+        "Every logged food has a magnesium value."
+
+
+def test_foods_import_fdc_from_the_download_layout(tmp_path: Path):
+    result = glucomag("foods", "import-fdc", str(FIXTURES / "fdc"), "--home",
+                      str(tmp_path / "h"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == ("FoodData Central: 7 foods, 12 portions loaded; "
+                                     "0 entries updated")
+    (tmp_path / "empty").mkdir()
+    assert_one_line_error(glucomag("foods", "import-fdc", str(tmp_path / "empty"), "--home",
+                                   str(tmp_path / "h")), "food.csv")

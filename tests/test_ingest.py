@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FIXTURES, TIMEZONE
-from transforms.magnesium import enrich
 from transforms.ingest import import_file
+from transforms.magnesium import enrich
 from transforms.warehouse import run
 
 SMALL = FIXTURES / "cronometer" / "servings_small.csv"

@@ -278,3 +278,30 @@ def test_reference_intake_follows_the_profile(age, sex, stage, expected):
 def test_supplemental_upper_level_by_age():
     assert [supplement_upper_level_mg(a) for a in (2, 5, 9, 40, None)] == [65, 110, 350, 350,
                                                                           350]
+
+
+# --- FoodData Central as an additional reference --------------------------------------------
+
+
+def test_fdc_download_adds_reference_foods_used_by_matching(settings, tmp_path):
+    from transforms.pipeline import import_fdc, lookup_foods
+
+    log = write_log(tmp_path / "log.csv", [("Almond butter, creamy", "1.00 tablespoon", "")])
+    from transforms.warehouse import connect
+
+    with connect(settings.warehouse) as con:
+        import_file(con, log, TIMEZONE, "me")
+        assert entries(con)["Almond butter, creamy | 1 tablespoon"]["match_food_id"] != \
+            "fdc:200001"
+    foods, portions, changed = import_fdc(settings, FIXTURES / "fdc")
+    assert (foods, portions, changed) == (7, 12, 1)
+    with connect(settings.warehouse) as con:
+        entry = entries(con)["Almond butter, creamy | 1 tablespoon"]
+    # fixture: Almond butter, creamy 279.3 mg/100 g; portion 2 tablespoon = 32 g → 16 g each
+    assert entry["match_food_id"] == "fdc:200001"
+    assert entry["grams"] == pytest.approx(16.0)
+    assert entry["magnesium_mg"] == pytest.approx(0.16 * 279.3)
+    # FNDDS portions are written "1 cup": 180 g of 87.2 mg/100 g
+    spinach = lookup_foods(settings, ["Spinach, cooked, from fresh"], "1 cup").row(0, named=True)
+    assert spinach["match_food_id"] == "fdc:2710001"
+    assert spinach["magnesium_mg"] == pytest.approx(1.8 * 87.2)

@@ -75,7 +75,10 @@ def enrich_entries(con: duckdb.DuckDBPyConnection) -> int:
 
 def lookup(con: duckdb.DuckDBPyConnection, names: list[str], amount: float | None,
            unit: str | None, grams: float | None) -> pl.DataFrame:
-    """How each name would be enriched for the given amount, with the fuzzy candidates."""
+    """How each name would be enriched for the given amount, with its fuzzy candidates.
+
+    Fuzzy scores computed here are kept in `food_name_matches` like any other.
+    """
     queries = pl.DataFrame({
         "entry_id": [str(i) for i in range(len(names))], "food_name": names,
         "amount": [amount] * len(names), "unit": [unit] * len(names),
@@ -83,17 +86,18 @@ def lookup(con: duckdb.DuckDBPyConnection, names: list[str], amount: float | Non
     }, schema={"entry_id": pl.String, "food_name": pl.String, "amount": pl.Float64,
                "unit": pl.String, "grams": pl.Float64, "export_magnesium_mg": pl.Float64})
     with registered(con, "lookup_input", queries):
-        refresh_fuzzy_matches(con, source="lookup_input")
         keys = [row[0] for row in run(con, "SELECT name_key(food_name) FROM lookup_input")]
+        scored = score_names(con, sorted({key for key in keys if key}))
+        with registered(con, "scored_names", scored):
+            run(con, "INSERT INTO food_name_matches SELECT * FROM scored_names WHERE name_key "
+                     "NOT IN (SELECT name_key FROM food_name_matches)")
         run(con, "CREATE OR REPLACE TEMP VIEW enrichment_input AS SELECT * FROM lookup_input")
         resolved = query_frame(con, sql("enrichment", "resolved_magnesium"))
-    scored = score_names(con, sorted({key for key in keys if key})).select("name_key",
-                                                                          "candidates")
     return (
         queries.select("entry_id", pl.col("food_name").alias("query"), "grams")
         .with_columns(pl.Series("name_key", keys))
         .join(resolved, on="entry_id", how="left")
-        .join(scored, on="name_key", how="left")
+        .join(scored.select("name_key", "candidates"), on="name_key", how="left")
         .join(query_frame(con, "SELECT food_id AS match_food_id, magnesium_mg_per_100g "
                                "FROM ref_foods"), on="match_food_id", how="left")
         .sort(pl.col("entry_id").cast(pl.Int64))

@@ -13,7 +13,8 @@ matrix (no per-pair Python loop):
 score = max(ratio, containment), then constrained: baby foods are excluded unless the name
 says baby/infant; a reference in a dried state — dried/powdered/flour, and raw legumes and
 grains, which are the dry seeds (about 3× the magnesium of cooked) — loses 20 points unless
-the name says dried/dry/raw; raw vs cooked disagreement loses 15. Confidence = score / 100,
+the name says dried/dry/raw; a name that says only raw (or only cooked) loses 15 against a
+reference that says only the other. Confidence = score / 100,
 × 0.9 when the runner-up is within 3 points and differs by more than 10 % in magnesium (a
 tie between near-identical foods is no doubt about the value). A match is accepted at
 confidence ≥ `FUZZY_THRESHOLD`; below it the name stays unknown, and every result is kept
@@ -38,7 +39,7 @@ PROCESSED_WORDS = frozenset({"dried", "dehydrated", "powder", "powdered", "flour
                              "freeze"})
 COOKED_WORDS = frozenset({"cooked", "boiled", "baked", "roasted", "fried", "steamed",
                           "grilled", "broiled", "braised", "stewed", "sauteed", "microwaved"})
-RAW_WORDS = frozenset({"raw", "uncooked", "fresh"})
+RAW_WORDS = frozenset({"raw", "uncooked"})
 DRY_WHEN_RAW_GROUPS = ("legume", "cereal grain")  # SR28 groups whose raw form is the dry seed
 CHUNK = 2048
 
@@ -112,23 +113,48 @@ def _corrected(word_lists: list[list[str]], index: ReferenceIndex) -> list[list[
     return [[fixes.get(w, w) for w in words] for words in word_lists]
 
 
+def _penalise(score: np.ndarray, rows: np.ndarray, columns: np.ndarray, points: float) -> None:
+    """Subtract `points` where a flagged query row meets a flagged reference column."""
+    if rows.any() and columns.any():
+        score[np.ix_(rows, columns)] -= points
+
+
 def _scores(keys: list[str], index: ReferenceIndex) -> np.ndarray:
+    """Names × reference foods score matrix (float32, 0–100), computed in place."""
     word_lists = _corrected([_words(key) for key in keys], index)
     known = [[w for w in words if w in index.vocabulary] for words in word_lists]
-    query_words = _incidence(known, index.vocabulary)
-    shared = (query_words @ index.words.T).toarray()
-    query_counts = np.array([max(len(set(w)), 1) for w in word_lists], np.float32)[:, None]
-    containment = 100 * shared / query_counts * (0.7 + 0.3 * shared / index.word_counts)
-    ratio = process.cdist(keys, index.keys, scorer=fuzz.ratio, dtype=np.float32, workers=-1)
-    score = np.maximum(ratio, containment)
-    says_baby = _has_any(word_lists, BABY_WORDS)[:, None]
-    says_processed = _has_any(word_lists, PROCESSED_WORDS | {"raw", "uncooked"})[:, None]
-    says_raw = _has_any(word_lists, RAW_WORDS)[:, None]
-    says_cooked = _has_any(word_lists, COOKED_WORDS)[:, None]
-    score[~says_baby & index.is_baby] = 0
-    score -= 20 * (~says_processed & index.is_processed)
-    score -= 15 * ((says_raw & index.is_cooked) | (says_cooked & index.is_raw))
-    return np.clip(score, 0, 100)
+    shared = (_incidence(known, index.vocabulary) @ index.words.T).tocsr()
+    query_counts = np.array([max(len(set(w)), 1) for w in word_lists], np.float32)
+    # containment = 100 × shared/|name| × (0.7 + 0.3 × shared/|ref|), on the sparse pairs
+    # that share a word only
+    rows = np.repeat(np.arange(len(keys)), np.diff(shared.indptr))
+    words = shared.data
+    shared.data = 100 * words / query_counts[rows] * (0.7 + 0.3 * words /
+                                                      index.word_counts[shared.indices])
+    score = process.cdist(keys, index.keys, scorer=fuzz.ratio, dtype=np.float32, workers=-1)
+    np.maximum(score, shared.toarray(), out=score)
+    says_baby = _has_any(word_lists, BABY_WORDS)
+    says_processed = _has_any(word_lists, PROCESSED_WORDS | {"raw", "uncooked"})
+    says_raw = _has_any(word_lists, RAW_WORDS)
+    says_cooked = _has_any(word_lists, COOKED_WORDS)
+    _penalise(score, ~says_baby, index.is_baby, 100)
+    _penalise(score, ~says_processed, index.is_processed, 20)
+    _penalise(score, says_raw & ~says_cooked, index.is_cooked & ~index.is_raw, 15)
+    _penalise(score, says_cooked & ~says_raw, index.is_raw & ~index.is_cooked, 15)
+    return np.clip(score, 0, 100, out=score)
+
+
+def _best(score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and scores of each row's k best, best first; ties go to the lower index
+    (reference order). k argmax passes beat a full partition of every row."""
+    rows = np.arange(score.shape[0])
+    top = np.empty((score.shape[0], k), np.int64)
+    top_scores = np.empty((score.shape[0], k), np.float32)
+    for rank in range(k):
+        top[:, rank] = score.argmax(axis=1)
+        top_scores[:, rank] = score[rows, top[:, rank]]
+        score[rows, top[:, rank]] = -1.0  # scores are ≥ 0: the next pass finds the next best
+    return top, top_scores
 
 
 def fuzzy_match(keys: list[str], index: ReferenceIndex) -> pl.DataFrame:
@@ -138,11 +164,7 @@ def fuzzy_match(keys: list[str], index: ReferenceIndex) -> pl.DataFrame:
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start:start + CHUNK]
         score = _scores(chunk, index)
-        top = np.argpartition(-score, CANDIDATES, axis=1)[:, :CANDIDATES]
-        top_scores = np.take_along_axis(score, top, axis=1)
-        order = np.argsort(-top_scores, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, axis=1)
-        top_scores = np.take_along_axis(top_scores, order, axis=1)
+        top, top_scores = _best(score, CANDIDATES)
         margin = top_scores[:, 0] - top_scores[:, 1]
         best_mg, runner_up_mg = index.magnesium[top[:, 0]], index.magnesium[top[:, 1]]
         differs = np.abs(best_mg - runner_up_mg) > 0.10 * np.maximum(best_mg, runner_up_mg)

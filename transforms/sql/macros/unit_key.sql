@@ -1,6 +1,7 @@
--- A unit's comparable key: its leading words (up to the first digit, comma, quote or
--- parenthesis), lower case, singular, common spellings folded ("Cups" → "cup",
--- "tablespoon" → "tbsp", "large (7-7/8\" long)" → "large", "cup 1\" pieces" → "cup").
+-- A unit's comparable key: its leading words (after any leading count, up to the first
+-- digit, comma, quote or parenthesis), lower case, singular, common spellings folded
+-- ("Cups" → "cup", "tablespoon" → "tbsp", "large (7-7/8\" long)" → "large",
+-- "cup 1\" pieces" → "cup", FoodData Central's "1 cup" → "cup").
 -- Entries' units and reference portions both use it.
 CREATE OR REPLACE MACRO unit_word(word) AS
     coalesce(
@@ -14,5 +15,7 @@ CREATE OR REPLACE MACRO unit_word(word) AS
              THEN left(word, length(word) - 1) ELSE word END);
 
 CREATE OR REPLACE MACRO unit_key(unit) AS
-    unit_word(trim(regexp_replace(regexp_extract(lower(coalesce(unit, '')), '^[\p{L} .]*'),
-                                  '[. ]+', ' ', 'g')))
+    unit_word(trim(regexp_replace(
+        regexp_extract(regexp_replace(lower(coalesce(unit, '')), '^[0-9./ ]+', ''),
+                       '^[\p{L} .]*'),
+        '[. ]+', ' ', 'g')))
