@@ -97,8 +97,8 @@ def test_every_stage_was_validated(nightly_home):
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         stages = con.execute("SELECT stage, bool_and(success), count(*) FROM validation_runs "
                              "GROUP BY stage ORDER BY stage").fetchall()
-    assert stages == [("mart daily_summary", True, 1), ("staged food rows", True, 1),
-                      ("staged glucose rows", True, 1)]
+    assert stages == [("enriched food entries", True, 1), ("mart daily_summary", True, 1),
+                      ("staged food rows", True, 1), ("staged glucose rows", True, 1)]
 
 
 def test_personal_data_from_the_export_is_never_stored(nightly_home):

@@ -67,8 +67,8 @@ def test_bad_rows_are_quarantined_with_reasons_and_good_rows_stored(con):
     assert "magnesium_mg outside the plausible range [0, 5000]" in quarantined[2][1]
     assert '"Magnesium (mg)":"-5.00"' in quarantined[2][2]  # the row as read is kept
     assert run(con, "SELECT sum(magnesium_mg) FROM food_entries")[0][0] == pytest.approx(163.14)
-    validation = run(con, "SELECT success, rows_failed FROM validation_runs")
-    assert validation == [(False, 3)]
+    validation = run(con, "SELECT stage, success, rows_failed FROM validation_runs ORDER BY 1")
+    assert validation == [("enriched food entries", True, 0), ("staged food rows", False, 3)]
 
 
 def test_dexcom_bad_rows_quarantined_without_personal_data(con):

@@ -7,7 +7,6 @@ rows already stored from an overlapping file are recognised by their natural-key
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +14,19 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.canonical import STAGED
+from schemas.canonical import STAGED, STORED_FOOD_ENTRY
 from transforms.importers import conform, read_file
-from transforms.importers.base import BadFileError
+from transforms.importers.base import BadFileError, sha256_of
 from transforms.magnesium.enrich import enrich_entries
 from transforms.validate import ValidationOutcome, validate_frame
-from transforms.warehouse import insert_frame, registered, run, sql, transaction
+from transforms.warehouse import (
+    insert_frame,
+    query_frame,
+    registered,
+    run,
+    sql,
+    transaction,
+)
 
 TABLES = {
     "food": ("stg_food_entries", "core_food_entries"),
@@ -53,14 +59,6 @@ class ImportSummary:
             f"{self.rows_quarantined} quarantined, {self.rows_duplicate} duplicates skipped, "
             f"{self.rows_skipped} non-entry rows skipped"
         )
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stored_batch(con: duckdb.DuckDBPyConnection, sha256: str) -> int | None:
@@ -120,6 +118,15 @@ def record_validation(
     insert_frame(con, "validation_runs", pl.DataFrame([outcome.as_record(batch_id)]))
 
 
+def validate_enriched(con: duckdb.DuckDBPyConnection, batch_id: int) -> ValidationOutcome:
+    """Check the batch's entries after enrichment against the stored spec (sources, methods,
+    confidences and amounts in range). Derived data: failures are recorded, not quarantined."""
+    stored = query_frame(con, "SELECT * FROM core_food_entries WHERE batch_id = $batch_id",
+                         {"batch_id": batch_id})
+    return validate_frame(stored.cast(dict(STORED_FOOD_ENTRY.polars_schema())),
+                          STORED_FOOD_ENTRY, stage="enriched food entries")
+
+
 def import_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -166,6 +173,7 @@ def import_file(
         )[0][0]
         if imported.kind == "food":
             enrich_entries(con)
+            record_validation(con, validate_enriched(con, batch_id), batch_id)
         quarantine = rejected.with_columns(
             pl.lit(batch_id).alias("batch_id"),
             pl.lit(path.name).alias("file_name"),

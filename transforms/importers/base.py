@@ -6,6 +6,7 @@ Helpers are polars expressions so importers stay vectorised: no Python loop over
 from __future__ import annotations
 
 import codecs
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,15 @@ class ImportedFile:
     frame: pl.DataFrame
     rows_read: int
     rows_skipped: int  # rows that are not entries: metadata, alerts, events
+
+
+def sha256_of(path: Path) -> str:
+    """Content hash of a file, read in 1 MiB blocks (exports can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_head(path: Path, n_bytes: int = HEAD_BYTES) -> str:

