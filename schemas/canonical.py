@@ -66,6 +66,8 @@ RAW_RECORD = Column(
     "the row's fields as read (JSON), personal columns never included", nullable=False,
 )
 
+ENTRY_TYPES = ("food", "meal_total", "daily_total")
+
 FOOD_ENTRY = TableSpec(
     name="staged_food_entries",
     description="One logged food or supplement, as an importer returns it.",
@@ -88,6 +90,10 @@ FOOD_ENTRY = TableSpec(
         Column("carbohydrates_g", pl.Float64(), "DOUBLE", "carbohydrates in the export",
                min_value=0, max_value=2_000),
         Column("category", pl.String(), "VARCHAR", "food category in the export"),
+        Column("entry_type", pl.String(), "VARCHAR",
+               "food (one logged food), meal_total or daily_total (exports without food "
+               "names: magnesium only if the export gives it)", nullable=False,
+               allowed=ENTRY_TYPES),
         PARSE_ERROR,
         RAW_RECORD,
     ),

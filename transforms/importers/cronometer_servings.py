@@ -70,6 +70,7 @@ def read(path: Path, timezone: str) -> ImportedFile:
         pl.col("Food Name").str.strip_chars().alias("food_name"),
         mass_grams(pl.col("amount"), pl.col("unit")).alias("grams"),
         _optional(frame, "Category").str.strip_chars().alias("category"),
+        pl.lit("food").alias("entry_type"),
         join_problems(
             problem(pl.col("Day"), pl.col("local_date"), "Day", "a date"),
             problem(_optional(frame, "Time"), pl.col("_time"), "Time", "a time of day"),

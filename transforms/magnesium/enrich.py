@@ -24,7 +24,8 @@ FROM ref_foods WHERE magnesium_mg_per_100g IS NOT NULL ORDER BY food_id
 # Names that need fuzzy scores: not already scored and not resolved by a user's own food or
 # an alias (those win anyway).
 UNSCORED_SQL = """
-SELECT DISTINCT key AS name_key FROM (SELECT name_key(food_name) AS key FROM {source}) AS n
+SELECT DISTINCT key AS name_key
+FROM (SELECT name_key(food_name) AS key FROM {source} WHERE entry_type = 'food') AS n
 WHERE key <> ''
   AND key NOT IN (SELECT name_key FROM food_name_matches)
   AND key NOT IN (SELECT name_key FROM custom_foods)
@@ -67,7 +68,7 @@ def enrich_entries(con: duckdb.DuckDBPyConnection) -> int:
     """
     refresh_fuzzy_matches(con)
     run(con, "CREATE OR REPLACE TEMP VIEW enrichment_input AS SELECT entry_id, food_name, "
-             "amount, unit, grams, export_magnesium_mg FROM core_food_entries")
+             "amount, unit, grams, export_magnesium_mg, entry_type FROM core_food_entries")
     run(con, "CREATE OR REPLACE TEMP VIEW resolved_magnesium AS "
         + sql("enrichment", "resolved_magnesium"))
     return run(con, sql("enrichment", "core_food_entries"))[0][0]
@@ -83,8 +84,10 @@ def lookup(con: duckdb.DuckDBPyConnection, names: list[str], amount: float | Non
         "entry_id": [str(i) for i in range(len(names))], "food_name": names,
         "amount": [amount] * len(names), "unit": [unit] * len(names),
         "grams": [grams] * len(names), "export_magnesium_mg": [None] * len(names),
+        "entry_type": ["food"] * len(names),
     }, schema={"entry_id": pl.String, "food_name": pl.String, "amount": pl.Float64,
-               "unit": pl.String, "grams": pl.Float64, "export_magnesium_mg": pl.Float64})
+               "unit": pl.String, "grams": pl.Float64, "export_magnesium_mg": pl.Float64,
+               "entry_type": pl.String})
     with registered(con, "lookup_input", queries):
         keys = [row[0] for row in run(con, "SELECT name_key(food_name) FROM lookup_input")]
         scored = score_names(con, sorted({key for key in keys if key}))

@@ -1,14 +1,16 @@
 -- Each entry of `enrichment_input` (entry_id, food_name, amount, unit, grams,
--- export_magnesium_mg) with its magnesium, in order of preference (magnesium.md):
+-- export_magnesium_mg, entry_type) with its magnesium, in order of preference (magnesium.md):
 --   1. the export's own value                                   → 'export'
 --   2. the user's custom food, then supplement (same name)       → 'custom' / 'supplement'
 --   3. a user alias, then a curated alias, then an accepted fuzzy match to a reference food
 --                                                                → 'usda'
 --   4. otherwise unknown (NULL, never zero), with the reason.
+-- Meal and daily totals (exports without food names) take the export's value or stay unknown.
 -- Grams: mass units as imported, else the food's first household portion with the entry's
 -- unit (or a custom serving); without a gram weight the entry stays unknown.
 WITH input AS (
-    SELECT *, name_key(food_name) AS key, unit_key(unit) AS ukey
+    SELECT *, CASE WHEN entry_type = 'food' THEN name_key(food_name) END AS key,
+           unit_key(unit) AS ukey
     FROM enrichment_input
 ),
 matched AS (
@@ -92,6 +94,7 @@ SELECT
     CASE WHEN method IN ('export', 'supplement') THEN NULL ELSE derived_grams END
                                                                    AS portion_grams,
     CASE WHEN magnesium_mg IS NOT NULL THEN NULL
+         WHEN entry_type <> 'food' THEN 'no food names in export'
          WHEN method = 'none' THEN 'no match'
          WHEN amount IS NULL AND grams IS NULL THEN 'no amount'
          WHEN method IN ('user_alias', 'alias', 'fuzzy') AND ref_per_100g IS NULL

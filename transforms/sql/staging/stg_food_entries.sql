@@ -11,10 +11,11 @@ SELECT
     $source                                              AS source,
     CAST($batch_id AS BIGINT)                            AS batch_id,
     source_row, local_date, local_ts, meal, food_name, amount, unit, grams,
-    magnesium_mg, energy_kcal, carbohydrates_g, category
+    magnesium_mg, energy_kcal, carbohydrates_g, category, entry_type
 FROM (
     SELECT *,
-           row_number() OVER (PARTITION BY local_date, local_ts, meal, food_name, amount, unit
+           row_number() OVER (PARTITION BY local_date, local_ts, meal, food_name, amount, unit,
+                                           entry_type
                               ORDER BY source_row) AS occurrence
     FROM staged_rows
 )
