@@ -14,6 +14,8 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from tzlocal import get_localzone_name
 
+from schemas.canonical import CLOCK_SKEW_SECONDS, GLUCOSE_SOURCE_PRIORITY
+
 DEFAULT_HOME = Path("glucomag-data")
 
 
@@ -32,6 +34,10 @@ class Settings(BaseSettings):
     age: int | None = Field(default=None, ge=1, le=120)
     sex: Literal["male", "female"] | None = None
     life_stage: Literal["pregnancy", "lactation"] | None = None
+    # The same glucose reading from two sources: the earlier source here is kept; readings
+    # within this many seconds (and 1 mg/dL) of each other are the same reading.
+    source_priority: tuple[str, ...] = GLUCOSE_SOURCE_PRIORITY
+    clock_skew_seconds: int = Field(default=CLOCK_SKEW_SECONDS, ge=0, le=3600)
 
     @field_validator("timezone")
     @classmethod

@@ -100,6 +100,12 @@ FOOD_ENTRY = TableSpec(
 )
 
 GLUCOSE_KINDS = ("sensor", "scan", "fingerstick")
+# When two sources hold the same reading, the earlier one here is kept (configurable as
+# `source_priority`): device makers' own exports first, then relays, then aggregators.
+GLUCOSE_SOURCE_PRIORITY = ("dexcom_clarity", "libreview", "medtronic_carelink",
+                           "nightscout_entries", "xdrip_sidiary", "apple_health_glucose",
+                           "cronometer_biometrics", "generic_csv")
+CLOCK_SKEW_SECONDS = 150  # half a 5-minute sensor interval
 OUT_OF_RANGE_FLAGS = ("below_range", "above_range")
 
 GLUCOSE_READING = TableSpec(
@@ -168,7 +174,13 @@ def _stored(spec: TableSpec, name: str, extra: tuple[Column, ...],
 
 
 STORED_FOOD_ENTRY = _stored(FOOD_ENTRY, "core_food_entries", ENRICHMENT_COLUMNS, ("entry_id",))
-STORED_GLUCOSE_READING = _stored(GLUCOSE_READING, "core_glucose_readings", (), ("entry_id",))
+MERGE_COLUMNS = (
+    Column("superseded_by", pl.String(), "VARCHAR",
+           "entry_id of the same reading from a preferred source or device (kept for "
+           "lineage, left out of the public view)"),
+)
+STORED_GLUCOSE_READING = _stored(GLUCOSE_READING, "core_glucose_readings", MERGE_COLUMNS,
+                                 ("entry_id",))
 
 # The natural keys that recognise a row already stored, whatever file it came in.
 # `occurrence` numbers identical rows within one file, so a food really eaten twice stays twice.
@@ -223,6 +235,12 @@ IMPORT_BATCHES = TableSpec(
                min_value=0),
         Column("rows_skipped", pl.Int64(), "BIGINT",
                "rows that are not entries (metadata, alerts, events)", min_value=0),
+        Column("rows_superseded", pl.Int64(), "BIGINT",
+               "readings not kept: the same reading from a preferred source or device",
+               min_value=0),
+        Column("rows_replaced", pl.Int64(), "BIGINT",
+               "readings stored before that this file's preferred source replaced",
+               min_value=0),
         Column("started_at", UTC_TS, "TIMESTAMPTZ", "import start", nullable=False),
         Column("finished_at", UTC_TS, "TIMESTAMPTZ", "import end"),
         Column("status", pl.String(), "VARCHAR", "stored or failed", nullable=False,

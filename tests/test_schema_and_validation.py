@@ -27,8 +27,8 @@ DOCUMENTED_VIEWS = {
     "glucose_readings": ["subject_id", "source", "device", "ts_utc", "local_ts", "local_date",
                          "glucose_mg_dl", "out_of_range", "kind", "batch_id"],
     "import_batches": ["batch_id", "file_name", "sha256", "format", "rows_read", "rows_stored",
-                       "rows_duplicate", "rows_quarantined", "rows_skipped", "started_at",
-                       "finished_at", "status", "message"],
+                       "rows_duplicate", "rows_quarantined", "rows_skipped", "rows_superseded",
+                       "rows_replaced", "started_at", "finished_at", "status", "message"],
     "daily_summary": DAILY_SUMMARY.names,
 }
 

@@ -7,6 +7,7 @@ rows already stored from an overlapping file are recognised by their natural-key
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +15,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.canonical import STAGED, STORED_FOOD_ENTRY
+from schemas.canonical import (
+    CLOCK_SKEW_SECONDS,
+    GLUCOSE_SOURCE_PRIORITY,
+    STAGED,
+    STORED_FOOD_ENTRY,
+)
 from transforms.importers import conform, read_file
 from transforms.importers.base import BadFileError, sha256_of
 from transforms.magnesium.enrich import enrich_entries
@@ -46,6 +52,8 @@ class ImportSummary:
     rows_duplicate: int = 0
     rows_quarantined: int = 0
     rows_skipped: int = 0
+    rows_superseded: int = 0
+    rows_replaced: int = 0
     message: str | None = None
 
     def line(self) -> str:
@@ -54,10 +62,14 @@ class ImportSummary:
             return f"{self.file_name}: already imported (batch {self.batch_id}), nothing new stored"
         if self.status == "failed":
             return f"error: {self.message}"
+        merged = (f", {self.rows_superseded} already stored from a preferred source or device"
+                  if self.rows_superseded else "")
+        merged += (f", {self.rows_replaced} earlier readings replaced by this preferred source"
+                   if self.rows_replaced else "")
         return (
             f"{self.file_name}: {self.format}, {self.rows_stored} rows stored, "
             f"{self.rows_quarantined} quarantined, {self.rows_duplicate} duplicates skipped, "
-            f"{self.rows_skipped} non-entry rows skipped"
+            f"{self.rows_skipped} non-entry rows skipped{merged}"
         )
 
 
@@ -127,17 +139,35 @@ def validate_enriched(con: duckdb.DuckDBPyConnection, batch_id: int) -> Validati
                           STORED_FOOD_ENTRY, stage="enriched food entries")
 
 
+def merge_glucose(con: duckdb.DuckDBPyConnection, batch_id: int,
+                  source_priority: Sequence[str], clock_skew_s: int) -> tuple[int, int]:
+    """Mark readings held by two sources or devices; returns (this batch's readings not
+    kept, earlier readings this batch replaced)."""
+    run(con, sql("staging", "glucose_merge"),
+        {"batch_id": batch_id, "priority": list(source_priority), "clock_skew_s": clock_skew_s})
+    return tuple(run(
+        con,
+        "SELECT count(*) FILTER (WHERE r.batch_id = $batch_id), "
+        "count(*) FILTER (WHERE r.batch_id <> $batch_id AND w.batch_id = $batch_id) "
+        "FROM core_glucose_readings AS r JOIN core_glucose_readings AS w "
+        "ON w.entry_id = r.superseded_by",
+        {"batch_id": batch_id})[0])
+
+
 def import_file(
     con: duckdb.DuckDBPyConnection,
     path: Path,
     timezone: str,
     subject_id: str,
     format_name: str | None = None,
+    source_priority: Sequence[str] = GLUCOSE_SOURCE_PRIORITY,
+    clock_skew_s: int = CLOCK_SKEW_SECONDS,
 ) -> ImportSummary:
     """Import `path` as one transaction.
 
     A file that cannot be read at all comes back as a `failed` summary whose message is the
-    one-line error; only its failed attempt is logged, nothing else is stored.
+    one-line error; only its failed attempt is logged, nothing else is stored. Glucose
+    readings that another source or device already holds are merged (`glucose_merge.sql`).
     """
     sha256 = sha256_of(path)
     already = _stored_batch(con, sha256)
@@ -171,9 +201,12 @@ def import_file(
             f"SELECT count(*) FROM {core_table} WHERE batch_id = $batch_id",
             {"batch_id": batch_id},
         )[0][0]
+        superseded = replaced = 0
         if imported.kind == "food":
             enrich_entries(con)
             record_validation(con, validate_enriched(con, batch_id), batch_id)
+        else:
+            superseded, replaced = merge_glucose(con, batch_id, source_priority, clock_skew_s)
         quarantine = rejected.with_columns(
             pl.lit(batch_id).alias("batch_id"),
             pl.lit(path.name).alias("file_name"),
@@ -192,12 +225,14 @@ def import_file(
             rows_duplicate=staged.height - rejected.height - stored,
             rows_quarantined=rejected.height,
             rows_skipped=imported.rows_skipped,
+            rows_superseded=superseded,
+            rows_replaced=replaced,
         )
         run(
             con,
             "INSERT INTO core_import_batches VALUES ($batch_id, $file_name, $sha256, $format, "
             "$rows_read, $rows_stored, $rows_duplicate, $rows_quarantined, $rows_skipped, "
-            "$started_at, now(), 'stored', NULL)",
+            "$rows_superseded, $rows_replaced, $started_at, now(), 'stored', NULL)",
             {
                 key: value
                 for key, value in asdict(summary).items()

@@ -68,7 +68,8 @@ def import_and_file(settings: Settings, path: Path, keep_original: bool,
     `keep_original` copies (for files named on the command line) instead of moving (inbox).
     """
     with warehouse(settings) as con:
-        summary = import_file(con, path, settings.timezone, settings.subject_id, format_name)
+        summary = import_file(con, path, settings.timezone, settings.subject_id, format_name,
+                              settings.source_priority, settings.clock_skew_seconds)
     if summary.status == "failed":
         _quarantine_file(settings, path, summary.sha256, summary.message or "", keep_original)
     else:

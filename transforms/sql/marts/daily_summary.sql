@@ -22,7 +22,7 @@ glucose AS (
            avg(CASE WHEN glucose_mg_dl BETWEEN 70 AND 180 THEN 1.0 ELSE 0.0 END)
                                                  AS glucose_in_range_share
     FROM core_glucose_readings
-    WHERE kind = 'sensor'
+    WHERE kind = 'sensor' AND superseded_by IS NULL
     GROUP BY subject_id, local_date
 )
 SELECT
