@@ -25,9 +25,10 @@ def refresh_enrichment(home: str) -> dict:
 
 
 @task(name="import inbox file", cache_policy=NO_CACHE)
-def import_inbox_file(home: str, path: str) -> dict:
+def import_inbox_file(home: str, path: str) -> list[dict]:
     settings = load_settings(Path(home))
-    return asdict(pipeline.import_and_file(settings, Path(path), keep_original=False))
+    return [asdict(summary) for summary in
+            pipeline.import_and_file(settings, Path(path), keep_original=False)]
 
 
 @task(name="rebuild marts", cache_policy=NO_CACHE)
@@ -49,7 +50,8 @@ def nightly(home: str, today: date | None = None) -> dict:
     nightly report."""
     settings = load_settings(Path(home))
     enrichment = refresh_enrichment(home)
-    imports = [import_inbox_file(home, str(path)) for path in pipeline.inbox_files(settings)]
+    imports = [summary for path in pipeline.inbox_files(settings)
+               for summary in import_inbox_file(home, str(path))]
     marts = rebuild_marts(home)
     report = write_nightly_report(home, today or date.today())
     return {"enrichment": enrichment, "imports": imports, "marts": marts, "report": report}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from datetime import date
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -30,6 +30,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Food log + glucose, with magnesium — local, informational only.")
 run_app = typer.Typer(no_args_is_help=True, help="Run a flow by hand.")
 app.add_typer(run_app, name="run")
+pull_app = typer.Typer(no_args_is_help=True,
+                       help="Fetch data from your own services (uses the network).")
+app.add_typer(pull_app, name="pull")
 foods_app = typer.Typer(no_args_is_help=True,
                         help="Magnesium matching: look names up, fix unmatched foods.")
 app.add_typer(foods_app, name="foods")
@@ -119,12 +122,13 @@ def import_(
             typer.echo(f"error: {path}: no such file", err=True)
             failed += 1
             continue
-        summary = import_and_file(settings, path, keep_original=True, format_name=format_name)
-        if summary.status == "failed":
-            typer.echo(summary.line(), err=True)
-            failed += 1
-        else:
-            typer.echo(summary.line())
+        for summary in import_and_file(settings, path, keep_original=True,
+                                       format_name=format_name):
+            if summary.status == "failed":
+                typer.echo(summary.line(), err=True)
+                failed += 1
+            else:
+                typer.echo(summary.line())
     if failed:
         raise typer.Exit(code=2)
 
@@ -290,6 +294,60 @@ def foods_enrich(home: HomeOption = None) -> None:
     if error:
         raise UsageError(error)
     typer.echo(f"{changed} entries updated")
+
+
+def _pull_since(text: str | None, settings: Settings) -> datetime | None:
+    """--since as local wall clock in the configured zone; by default 24 h before the newest
+    Nightscout reading stored (uploaders backfill late readings; repeats are not stored)."""
+    from zoneinfo import ZoneInfo
+
+    from transforms.pipeline import warehouse
+    from transforms.warehouse import run
+
+    if text:
+        try:
+            value = datetime.fromisoformat(text)
+        except ValueError:
+            raise UsageError(f"--since {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+                             ) from None
+        return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(settings.timezone))
+    with warehouse(settings) as con:
+        newest = run(con, "SELECT max(ts_utc) FROM core_glucose_readings WHERE subject_id = "
+                          "$subject AND source = 'nightscout_entries'",
+                     {"subject": settings.subject_id})[0][0]
+    return None if newest is None else newest - timedelta(hours=24)
+
+
+@pull_app.command("nightscout")
+def pull_nightscout(
+    url: Annotated[str, typer.Argument(help="Your Nightscout site, e.g. https://my-ns.example")],
+    token: Annotated[str | None, typer.Option(
+        "--token", envvar="NIGHTSCOUT_TOKEN",
+        help="API token (better: $NIGHTSCOUT_TOKEN, out of shell history); never printed.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only entries after this local time (default: 24 h before the newest "
+                        "stored).")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Pull glucose entries from your Nightscout site over HTTP and import them."""
+    from transforms.pipeline import import_and_file
+    from transforms.pull.nightscout import PullError, pull_entries
+
+    settings = _settings(home)
+    try:
+        path = pull_entries(url, token, _pull_since(since, settings), settings.inbox)
+    except PullError as error:
+        raise UsageError(str(error)) from None
+    if path is None:
+        typer.echo("Nightscout: no new entries")
+        return
+    summaries = import_and_file(settings, path, keep_original=False,
+                                format_name="nightscout_entries")
+    for summary in summaries:
+        typer.echo(summary.line(), err=summary.status == "failed")
+    if any(summary.status == "failed" for summary in summaries):
+        raise typer.Exit(code=2)
 
 
 def main() -> None:

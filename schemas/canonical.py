@@ -103,8 +103,8 @@ GLUCOSE_KINDS = ("sensor", "scan", "fingerstick")
 # When two sources hold the same reading, the earlier one here is kept (configurable as
 # `source_priority`): device makers' own exports first, then relays, then aggregators.
 GLUCOSE_SOURCE_PRIORITY = ("dexcom_clarity", "libreview", "medtronic_carelink",
-                           "nightscout_entries", "xdrip_sidiary", "apple_health_glucose",
-                           "cronometer_biometrics", "generic_csv")
+                           "nightscout_entries", "nightscout_csv", "xdrip_sidiary",
+                           "apple_health_glucose", "cronometer_biometrics", "generic_csv")
 CLOCK_SKEW_SECONDS = 150  # half a 5-minute sensor interval
 OUT_OF_RANGE_FLAGS = ("below_range", "above_range")
 

@@ -21,7 +21,7 @@ from schemas.canonical import (
     STAGED,
     STORED_FOOD_ENTRY,
 )
-from transforms.importers import conform, read_file
+from transforms.importers import FORMATS, conform, read_file
 from transforms.importers.base import BadFileError, sha256_of
 from transforms.magnesium.enrich import enrich_entries
 from transforms.validate import ValidationOutcome, validate_frame
@@ -55,6 +55,7 @@ class ImportSummary:
     rows_superseded: int = 0
     rows_replaced: int = 0
     message: str | None = None
+    notice: str | None = None  # what the user must know about this format's data
 
     def line(self) -> str:
         """The one-line summary the CLI prints."""
@@ -70,22 +71,28 @@ class ImportSummary:
             f"{self.file_name}: {self.format}, {self.rows_stored} rows stored, "
             f"{self.rows_quarantined} quarantined, {self.rows_duplicate} duplicates skipped, "
             f"{self.rows_skipped} non-entry rows skipped{merged}"
+            + (f"\n  note: {self.notice}" if self.notice else "")
         )
 
 
-def _stored_batch(con: duckdb.DuckDBPyConnection, sha256: str) -> int | None:
+def _stored_batch(con: duckdb.DuckDBPyConnection, sha256: str,
+                  format_name: str | None) -> int | None:
+    """The batch that stored this content already (in this format, when one is given: an
+    Apple Health export is imported once as food and once as glucose)."""
     row = run(
         con,
-        "SELECT min(batch_id) FROM core_import_batches "
-        "WHERE sha256 = $sha256 AND status = 'stored'",
-        {"sha256": sha256},
+        "SELECT min(batch_id) FROM core_import_batches WHERE sha256 = $sha256 "
+        "AND status = 'stored' AND ($format::VARCHAR IS NULL OR format = $format)",
+        {"sha256": sha256, "format": format_name},
     )
     return row[0][0]
 
 
-def _log_failure(
-    con: duckdb.DuckDBPyConnection, path: Path, sha256: str, started: datetime, error: BadFileError
+def log_failure(
+    con: duckdb.DuckDBPyConnection, name: str, sha256: str, started: datetime,
+    error: BadFileError,
 ) -> ImportSummary:
+    """Record a file (or archive member) that could not be imported at all."""
     with transaction(con):
         batch_id = run(con, "SELECT nextval('batch_id_seq')")[0][0]
         run(
@@ -95,7 +102,7 @@ def _log_failure(
             "$finished, 'failed', $message)",
             {
                 "batch_id": batch_id,
-                "file_name": path.name,
+                "file_name": name,
                 "sha256": sha256,
                 "started": started,
                 "finished": datetime.now(UTC),
@@ -103,7 +110,7 @@ def _log_failure(
             },
         )
     return ImportSummary(
-        file_name=path.name, sha256=sha256, status="failed", batch_id=batch_id, message=str(error)
+        file_name=name, sha256=sha256, status="failed", batch_id=batch_id, message=str(error)
     )
 
 
@@ -162,25 +169,28 @@ def import_file(
     format_name: str | None = None,
     source_priority: Sequence[str] = GLUCOSE_SOURCE_PRIORITY,
     clock_skew_s: int = CLOCK_SKEW_SECONDS,
+    display_name: str | None = None,
 ) -> ImportSummary:
     """Import `path` as one transaction.
 
     A file that cannot be read at all comes back as a `failed` summary whose message is the
     one-line error; only its failed attempt is logged, nothing else is stored. Glucose
     readings that another source or device already holds are merged (`glucose_merge.sql`).
+    `display_name` names an archive member (`export.zip/Nutrition.csv`) in logs and summaries.
     """
+    name = display_name or path.name
     sha256 = sha256_of(path)
-    already = _stored_batch(con, sha256)
+    already = _stored_batch(con, sha256, format_name)
     if already is not None:
         return ImportSummary(
-            file_name=path.name, sha256=sha256, status="already_imported", batch_id=already
+            file_name=name, sha256=sha256, status="already_imported", batch_id=already
         )
     started = datetime.now(UTC)
     try:
         imported = read_file(path, timezone, format_name)
         staged = conform(imported)
     except BadFileError as error:
-        return _log_failure(con, path, sha256, started, error)
+        return log_failure(con, name, sha256, started, error)
     spec = STAGED[imported.kind]
     outcome = validate_frame(staged, spec, stage=f"staged {imported.kind} rows")
     rejected = quarantine_rows(staged, outcome)
@@ -209,13 +219,13 @@ def import_file(
             superseded, replaced = merge_glucose(con, batch_id, source_priority, clock_skew_s)
         quarantine = rejected.with_columns(
             pl.lit(batch_id).alias("batch_id"),
-            pl.lit(path.name).alias("file_name"),
+            pl.lit(name).alias("file_name"),
             pl.lit(imported.kind).alias("kind"),
         )
         insert_frame(con, "quarantined_rows", quarantine)
         record_validation(con, outcome, batch_id)
         summary = ImportSummary(
-            file_name=path.name,
+            file_name=name,
             sha256=sha256,
             status="stored",
             format=imported.format,
@@ -227,6 +237,7 @@ def import_file(
             rows_skipped=imported.rows_skipped,
             rows_superseded=superseded,
             rows_replaced=replaced,
+            notice=getattr(FORMATS[imported.format], "USER_NOTICE", None),
         )
         run(
             con,
@@ -236,7 +247,7 @@ def import_file(
             {
                 key: value
                 for key, value in asdict(summary).items()
-                if key not in ("status", "message")
+                if key not in ("status", "message", "notice")
             }
             | {"started_at": started},
         )

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from glucomag.settings import Settings
-from transforms.importers.base import BadFileError, amount_and_unit, mass_grams
-from transforms.ingest import ImportSummary, import_file
+from transforms.importers import IMPORTERS, detect_formats
+from transforms.importers.archive import extract_members, is_archive, member_name
+from transforms.importers.base import BadFileError, amount_and_unit, mass_grams, sha256_of
+from transforms.ingest import ImportSummary, import_file, log_failure
 from transforms.magnesium.enrich import enrich_entries, lookup
 from transforms.magnesium.fdc import read_fdc_dir
 from transforms.magnesium.reference import load_user_foods
@@ -61,20 +64,52 @@ def _archive_file(settings: Settings, path: Path, sha256: str, keep_original: bo
     return target
 
 
+def _formats(path: Path, format_name: str | None) -> list[str | None]:
+    """The formats to import the file as; [None] lets the import report why none fits."""
+    if format_name is not None:
+        return [format_name]
+    try:
+        return [module.FORMAT for module in detect_formats(path)]
+    except BadFileError:
+        return [None]
+
+
+def _members(path: Path, folder: Path, format_name: str | None) -> list[tuple[Path, str]]:
+    """The files inside: a plain zip archive's members, else the file itself."""
+    whole = format_name is not None or not is_archive(path) or any(
+        hasattr(m, "detect_path") and m.detect_path(path) for m in IMPORTERS)
+    if whole:
+        return [(path, path.name)]
+    return [(member, member_name(path, member)) for member in extract_members(path, folder)]
+
+
 def import_and_file(settings: Settings, path: Path, keep_original: bool,
-                    format_name: str | None = None) -> ImportSummary:
-    """Import one file, then archive it, or quarantine it with its reason if unreadable.
+                    format_name: str | None = None) -> list[ImportSummary]:
+    """Import one file (each member of a zip archive; each format of a multi-format export),
+    then archive it, or quarantine it with its reasons if nothing in it could be read.
 
     `keep_original` copies (for files named on the command line) instead of moving (inbox).
     """
-    with warehouse(settings) as con:
-        summary = import_file(con, path, settings.timezone, settings.subject_id, format_name,
-                              settings.source_priority, settings.clock_skew_seconds)
-    if summary.status == "failed":
-        _quarantine_file(settings, path, summary.sha256, summary.message or "", keep_original)
+    summaries: list[ImportSummary] = []
+    with tempfile.TemporaryDirectory() as folder, warehouse(settings) as con:
+        try:
+            members = _members(path, Path(folder), format_name)
+        except BadFileError as error:
+            members = []
+            summaries.append(log_failure(con, path.name, sha256_of(path), datetime.now(UTC),
+                                         error))
+        for member, name in members:
+            for member_format in _formats(member, format_name):
+                summaries.append(import_file(
+                    con, member, settings.timezone, settings.subject_id, member_format,
+                    settings.source_priority, settings.clock_skew_seconds, display_name=name))
+    sha256 = sha256_of(path)
+    if all(summary.status == "failed" for summary in summaries):
+        reasons = "\n".join(summary.message or "" for summary in summaries)
+        _quarantine_file(settings, path, sha256, reasons, keep_original)
     else:
-        _archive_file(settings, path, summary.sha256, keep_original)
-    return summary
+        _archive_file(settings, path, sha256, keep_original)
+    return summaries
 
 
 def inbox_files(settings: Settings) -> list[Path]:

@@ -11,22 +11,56 @@ from types import ModuleType
 import polars as pl
 
 from schemas.canonical import STAGED
-from transforms.importers import cronometer_servings, dexcom_clarity
+from transforms.importers import (
+    cronometer_biometrics,
+    cronometer_dailysummary,
+    cronometer_servings,
+    dexcom_clarity,
+    libreview,
+    loseit,
+    medtronic_carelink,
+    myfitnesspal,
+    nightscout,
+    nightscout_csv,
+    xdrip_sidiary,
+)
 from transforms.importers.base import BadFileError, ImportedFile, read_head
 
-IMPORTERS: tuple[ModuleType, ...] = (cronometer_servings, dexcom_clarity)
+IMPORTERS: tuple[ModuleType, ...] = (
+    cronometer_servings,
+    dexcom_clarity,
+    cronometer_dailysummary,
+    cronometer_biometrics,
+    myfitnesspal,
+    loseit,
+    libreview,
+    xdrip_sidiary,
+    medtronic_carelink,
+    nightscout,
+    nightscout_csv,
+)
 FORMATS = {module.FORMAT: module for module in IMPORTERS}
 
 
-def detect_format(path: Path) -> ModuleType:
-    """The importer whose `detect()` recognises the file's content (never its name)."""
+def detect_formats(path: Path) -> list[ModuleType]:
+    """The importers that recognise the file's content (never its name): usually one; an
+    Apple Health export feeds two (food and glucose). Importers with `detect_path` look at
+    the file itself (a workbook's sheets, a mapping file beside it) and come first."""
+    by_path = [m for m in IMPORTERS if hasattr(m, "detect_path") and m.detect_path(path)]
+    if by_path:
+        return by_path
     head = read_head(path)
-    for module in IMPORTERS:
-        if module.detect(head):
-            return module
+    found = [m for m in IMPORTERS if m.detect(head)]
+    if found:
+        return found
     first_line = head.splitlines()[0][:80] if head.strip() else "(empty file)"
     raise BadFileError(path, f"unrecognised export (first line: {first_line!r}); "
                              f"supported: {', '.join(FORMATS)}", row=1)
+
+
+def detect_format(path: Path) -> ModuleType:
+    """The first importer that recognises the file."""
+    return detect_formats(path)[0]
 
 
 def conform(imported: ImportedFile) -> pl.DataFrame:

@@ -104,6 +104,27 @@ def to_number(expr: pl.Expr) -> pl.Expr:
     return blank_to_null(expr).cast(pl.Float64, strict=False)
 
 
+def optional_column(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """The column if the file has it, else all-null text: exports drop optional columns."""
+    return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String)
+
+
+def parse_local_date(text: pl.Expr) -> pl.Expr:
+    """ISO (`2026-03-01`, also unpadded) or US (`03/01/2026`, spreadsheet re-saves) → Date."""
+    day = text.str.strip_chars()
+    return pl.coalesce(day.str.to_date("%Y-%m-%d", strict=False),
+                       day.str.to_date("%m/%d/%Y", strict=False))
+
+
+def parse_time_of_day(text: pl.Expr) -> pl.Expr:
+    """`8:15 AM`, `20:05`, `05:17:00` or `9:00:30 PM` → Time; blank or other text → null."""
+    clock = text.str.strip_chars().str.to_uppercase()
+    return pl.coalesce(clock.str.to_time("%I:%M %p", strict=False),
+                       clock.str.to_time("%I:%M:%S %p", strict=False),
+                       clock.str.to_time("%H:%M", strict=False),
+                       clock.str.to_time("%H:%M:%S", strict=False))
+
+
 def amount_and_unit(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     """"1.00 cup" → (1.0, "cup"); "150 g" → (150.0, "g"); no leading number → (null, text)."""
     parts = text.str.strip_chars().str.extract_groups(

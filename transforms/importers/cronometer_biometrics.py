@@ -27,6 +27,9 @@ from transforms.importers.base import (
     join_problems,
     localise,
     nonexistent_time_problem,
+    optional_column,
+    parse_local_date,
+    parse_time_of_day,
     problem,
     raw_record,
     read_csv_text,
@@ -47,27 +50,6 @@ MISSING_TIME = "Time is missing: a glucose reading needs a time"
 def detect(head: str) -> bool:
     fields = set(header_fields(head))
     return fields >= set(REQUIRED) and not fields.isdisjoint(DAY_COLUMNS)
-
-
-def optional_column(frame: pl.DataFrame, name: str) -> pl.Expr:
-    """The column if the file has it, else all-null text: exports drop optional columns."""
-    return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String)
-
-
-def parse_local_date(text: pl.Expr) -> pl.Expr:
-    """ISO (`2026-03-01`, also unpadded) or US (`03/01/2026`, spreadsheet re-saves) → Date."""
-    day = text.str.strip_chars()
-    return pl.coalesce(day.str.to_date("%Y-%m-%d", strict=False),
-                       day.str.to_date("%m/%d/%Y", strict=False))
-
-
-def parse_time_of_day(text: pl.Expr) -> pl.Expr:
-    """`8:15 AM`, `20:05`, `05:17:00` or `9:00:30 PM` → Time; blank or other text → null."""
-    clock = text.str.strip_chars().str.to_uppercase()
-    return pl.coalesce(clock.str.to_time("%I:%M %p", strict=False),
-                       clock.str.to_time("%I:%M:%S %p", strict=False),
-                       clock.str.to_time("%H:%M", strict=False),
-                       clock.str.to_time("%H:%M:%S", strict=False))
 
 
 def read(path: Path, timezone: str) -> ImportedFile:

@@ -19,13 +19,14 @@ from transforms.importers.base import (
     ImportedFile,
     header_fields,
     join_problems,
+    optional_column,
+    parse_local_date,
     problem,
     raw_record,
     read_csv_text,
     require_columns,
     to_number,
 )
-from transforms.importers.cronometer_biometrics import optional_column, parse_local_date
 
 FORMAT = "cronometer_dailysummary"
 KIND = "food"

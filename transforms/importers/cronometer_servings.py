@@ -17,6 +17,9 @@ from transforms.importers.base import (
     header_fields,
     join_problems,
     mass_grams,
+    optional_column,
+    parse_local_date,
+    parse_time_of_day,
     problem,
     raw_record,
     read_csv_text,
@@ -35,51 +38,35 @@ def detect(head: str) -> bool:
     return set(header_fields(head)) >= SIGNATURE
 
 
-def _optional(frame: pl.DataFrame, name: str) -> pl.Expr:
-    return pl.col(name) if name in frame.columns else pl.lit(None, dtype=pl.String)
-
-
-def _local_date(day: pl.Expr) -> pl.Expr:
-    return pl.coalesce(day.str.to_date("%Y-%m-%d", strict=False),
-                       day.str.to_date("%m/%d/%Y", strict=False))
-
-
-def _local_time(time: pl.Expr) -> pl.Expr:
-    text = time.str.strip_chars().str.to_uppercase()
-    return pl.coalesce(text.str.to_time("%I:%M %p", strict=False),
-                       text.str.to_time("%H:%M", strict=False),
-                       text.str.to_time("%H:%M:%S", strict=False))
-
-
 def read(path: Path, timezone: str) -> ImportedFile:
     frame = read_csv_text(path)
     require_columns(frame, path, REQUIRED)
     amount, unit = amount_and_unit(pl.col("Amount"))
     staged = frame.with_columns(
-        _local_date(pl.col("Day").str.strip_chars()).alias("local_date"),
-        _local_time(_optional(frame, "Time")).alias("_time"),
+        parse_local_date(pl.col("Day")).alias("local_date"),
+        parse_time_of_day(optional_column(frame, "Time")).alias("_time"),
         amount.alias("amount"),
         unit.alias("unit"),
-        to_number(_optional(frame, "Magnesium (mg)")).alias("magnesium_mg"),
-        to_number(_optional(frame, "Energy (kcal)")).alias("energy_kcal"),
-        to_number(_optional(frame, "Carbs (g)")).alias("carbohydrates_g"),
+        to_number(optional_column(frame, "Magnesium (mg)")).alias("magnesium_mg"),
+        to_number(optional_column(frame, "Energy (kcal)")).alias("energy_kcal"),
+        to_number(optional_column(frame, "Carbs (g)")).alias("carbohydrates_g"),
     )
     staged = staged.with_columns(
         pl.col("local_date").dt.combine(pl.col("_time")).alias("local_ts"),
-        _optional(frame, "Group").str.strip_chars().alias("meal"),
+        optional_column(frame, "Group").str.strip_chars().alias("meal"),
         pl.col("Food Name").str.strip_chars().alias("food_name"),
         mass_grams(pl.col("amount"), pl.col("unit")).alias("grams"),
-        _optional(frame, "Category").str.strip_chars().alias("category"),
+        optional_column(frame, "Category").str.strip_chars().alias("category"),
         pl.lit("food").alias("entry_type"),
         join_problems(
             problem(pl.col("Day"), pl.col("local_date"), "Day", "a date"),
-            problem(_optional(frame, "Time"), pl.col("_time"), "Time", "a time of day"),
+            problem(optional_column(frame, "Time"), pl.col("_time"), "Time", "a time of day"),
             problem(pl.col("Amount"), pl.col("amount"), "Amount", "a number and unit"),
-            problem(_optional(frame, "Magnesium (mg)"), pl.col("magnesium_mg"),
+            problem(optional_column(frame, "Magnesium (mg)"), pl.col("magnesium_mg"),
                     "Magnesium (mg)", "a number"),
-            problem(_optional(frame, "Energy (kcal)"), pl.col("energy_kcal"),
+            problem(optional_column(frame, "Energy (kcal)"), pl.col("energy_kcal"),
                     "Energy (kcal)", "a number"),
-            problem(_optional(frame, "Carbs (g)"), pl.col("carbohydrates_g"),
+            problem(optional_column(frame, "Carbs (g)"), pl.col("carbohydrates_g"),
                     "Carbs (g)", "a number"),
         ),
         raw_record([c for c in frame.columns if c != "source_row"]),

@@ -50,11 +50,12 @@ TIMESTAMP_SHAPES = {DAY_FIRST: "a timestamp DD-MM-YYYY HH:MM",
                     MONTH_FIRST: "a timestamp MM-DD-YYYY hh:mm AM/PM"}
 
 # Header names per language, keyed by the English (canonical) name; glucose columns are
-# listed without their unit, which follows as ` mg/dL` or ` mmol/L` (any case). Best
-# knowledge of the real exports: en, de, es and the `Historique de la glycémie` /
-# `Numérisation de la glycémie` French names appear in public code reading real files; the
-# other French, Dutch and most Italian names are less certain, so each language lists the
-# variants seen. Only the columns this importer needs are mapped.
+# listed without their unit, which follows as ` mg/dL` or ` mmol/L` (any case). This is best
+# knowledge, not an Abbott specification: the English, German, Spanish and Italian timestamp /
+# historic names, and the French `Historique de la glycémie` / `Numérisation de la glycémie` /
+# `Glycémie par bandelette`, appear in public code that reads real exports; the Dutch names
+# come from a tool that imitates the export; the other French, Italian and Dutch names (and
+# `Teststreifen-Blutzucker`) are unverified variants. Only the columns needed are mapped.
 HEADER_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
     "Device": {
         "en": ("Device",), "de": ("Gerät",), "fr": ("Appareil",), "es": ("Dispositivo",),
@@ -161,7 +162,7 @@ def _decode(path: Path) -> str:
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as error:
-        raise BadFileError(path, f"not {encoding.upper()} text (undecodable byte at offset "
+        raise BadFileError(path, f"not UTF-8 or UTF-16 text (undecodable byte at offset "
                                  f"{error.start})") from None
 
 

@@ -21,13 +21,14 @@ from transforms.importers.base import (
     header_fields,
     join_problems,
     mass_grams,
+    optional_column,
+    parse_local_date,
     problem,
     raw_record,
     read_csv_text,
     require_columns,
     to_number,
 )
-from transforms.importers.cronometer_biometrics import optional_column, parse_local_date
 
 FORMAT = "loseit_food_logs"
 KIND = "food"

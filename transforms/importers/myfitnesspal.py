@@ -18,16 +18,14 @@ from transforms.importers.base import (
     blank_to_null,
     header_fields,
     join_problems,
+    optional_column,
+    parse_local_date,
+    parse_time_of_day,
     problem,
     raw_record,
     read_csv_text,
     require_columns,
     to_number,
-)
-from transforms.importers.cronometer_biometrics import (
-    optional_column,
-    parse_local_date,
-    parse_time_of_day,
 )
 
 FORMAT = "myfitnesspal_nutrition"

@@ -54,12 +54,9 @@ def detect(head: str) -> bool:
     return has["date"] and (has["sgv"] or has["mbg"] or has["type"])
 
 
-def _load(path: Path) -> list[str]:
-    """The entries as JSON texts, one per object, after checking the file's shape.
-
-    `json.loads` on bytes accepts UTF-8 (± BOM) and UTF-16/32. Each object is re-encoded so
-    polars can pick fields out of it whatever their JSON type (`sgv` as 123 or "123").
-    """
+def _load(path: Path) -> list[dict]:
+    """The file's entries, after checking its shape (`json.loads` on bytes accepts UTF-8 with
+    or without BOM and UTF-16/32; NaN/Infinity become null)."""
     try:
         data = json.loads(path.read_bytes(), parse_constant=lambda _: None)
     except UnicodeDecodeError as error:
@@ -75,15 +72,20 @@ def _load(path: Path) -> list[str]:
     if not_object is not None:
         raise BadFileError(path, f"item {not_object} of the list is not a JSON object; expected "
                                  "Nightscout entries", row=not_object)
-    return [json.dumps(item, ensure_ascii=False) for item in data]
+    return data
+
+
+def _text_columns(entries: list[dict]) -> pl.DataFrame:
+    """The known fields as text, whatever their JSON type (`sgv` as 123 or "123"); fields an
+    uploader adds beyond `FIELDS` are never read."""
+    return pl.DataFrame([pl.Series(name, [entry.get(name) for entry in entries],
+                                   dtype=pl.String, strict=False) for name in FIELDS])
 
 
 def read(path: Path, timezone: str) -> ImportedFile:
-    records = pl.DataFrame({"record": _load(path)}, schema={"record": pl.String})
-    frame = records.with_row_index("source_row", offset=1).select(
+    frame = _text_columns(_load(path)).with_row_index("source_row", offset=1).with_columns(
         pl.col("source_row").cast(pl.Int64),
-        *(pl.col("record").str.json_path_match(f"$.{name}").alias(name) for name in FIELDS),
-    ).with_columns(  # mask serials before anything else sees them
+        # mask serials before anything else sees them
         blank_to_null(pl.col("device")).str.replace_all(SERIAL_TOKEN, SERIAL_MASK)
         .alias("device"))
 

@@ -1,0 +1,96 @@
+"""Semicolon/comma text exports read line by line (xDrip+ SiDiary, Medtronic CareLink).
+
+Splitting lines ourselves keeps `source_row` equal to the file line number and lets one file
+hold several sections with their own headers; a quote opened in a free-text cell cannot
+swallow the lines after it. Glucose cells may use decimal commas.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+
+from transforms.importers.base import blank_to_null
+
+
+def read_text_lines(path: Path) -> pl.DataFrame:
+    """Every line of the file as (`line_no`, `text`), line 1 first, line endings removed.
+
+    UTF-16 (with BOM) and UTF-8 (± BOM) are decoded; undecodable bytes become U+FFFD so a
+    damaged cell is reported on its row instead of failing the whole file.
+    """
+    raw = path.read_bytes()
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = raw.decode("utf-16", errors="replace")
+    else:
+        text = raw.decode("utf-8-sig", errors="replace")
+    return (pl.DataFrame({"text": [text]})
+            .select(pl.col("text").str.split("\n"))
+            .explode("text")
+            .with_row_index("line_no", offset=1)
+            .select(pl.col("line_no").cast(pl.Int64),
+                    pl.col("text").str.strip_chars_end("\r")))
+
+
+def clean_field(field: pl.Expr) -> pl.Expr:
+    """A cell as written, without surrounding blanks or CSV quotes (`"a""b"` → `a"b`)."""
+    return field.str.strip_chars().str.strip_chars('"').str.replace_all('""', '"', literal=True)
+
+
+def line_fields(line: str, separator: str) -> list[str]:
+    """The cleaned fields of one line (a header row)."""
+    return [field.strip().strip('"').replace('""', '"').strip()
+            for field in line.lstrip("\ufeff").split(separator)]
+
+
+def fields_table(lines: pl.DataFrame, header: Sequence[str], separator: str) -> pl.DataFrame:
+    """Data lines → one text column per header name (mapped by name, first of duplicate
+    names wins), plus `source_row` = the line number; missing trailing fields are null."""
+    positions: dict[str, int] = {}
+    for position, name in enumerate(header):
+        if name and name not in positions:
+            positions[name] = position
+    fields = pl.col("text").str.split(separator)
+    return lines.select(
+        pl.col("line_no").alias("source_row"),
+        *(clean_field(fields.list.get(position, null_on_oob=True)).alias(name)
+          for name, position in positions.items()),
+    )
+
+
+def decimal_number(text: pl.Expr) -> pl.Expr:
+    """Text → Float64 accepting a decimal comma (`112,5`); blank or unparseable → null."""
+    return blank_to_null(text).str.replace(",", ".", literal=True).cast(pl.Float64, strict=False)
+
+
+def stack_readings(rows: pl.DataFrame, sources: Sequence[tuple[str, str, float]]) -> pl.DataFrame:
+    """One reading per filled glucose cell: `sources` are (column, kind, factor to mg/dL).
+
+    Adds `_raw_value` and `_value_column` (for the parse message), `glucose_mg_dl` and `kind`.
+    A row with two filled columns gives two readings, kept in file order (first source first).
+    """
+    parts = [
+        rows.filter(blank_to_null(pl.col(column)).is_not_null()).with_columns(
+            blank_to_null(pl.col(column)).alias("_raw_value"),
+            pl.lit(column).alias("_value_column"),
+            (decimal_number(pl.col(column)) * factor).alias("glucose_mg_dl"),
+            pl.lit(kind).alias("kind"),
+        )
+        for column, kind, factor in sources
+    ]
+    return pl.concat(parts).sort("source_row", maintain_order=True)
+
+
+def value_problem() -> pl.Expr:
+    """The message for a glucose cell that is filled but not a number (see `stack_readings`)."""
+    return (pl.when(pl.col("glucose_mg_dl").is_null())
+            .then(pl.format("{} '{}' is not a number", pl.col("_value_column"),
+                            pl.col("_raw_value"))))
+
+
+def blank_problem(raw: pl.Expr, label: str) -> pl.Expr:
+    """A reading without its date or time cannot be placed in time: say so."""
+    return pl.when(blank_to_null(raw).is_null()).then(pl.lit(f"{label} is blank"))
