@@ -14,7 +14,7 @@ from tests.conftest import FIXTURES, TIMEZONE
 from transforms.importers import apple_health_food as food
 from transforms.importers import apple_health_glucose as glucose
 from transforms.importers import conform
-from transforms.importers.apple_health_xml import scan_records
+from transforms.importers.apple_health_xml import source_label
 from transforms.importers.base import BadFileError, read_head
 
 APPLE = FIXTURES / "apple_health"
@@ -174,10 +174,20 @@ def test_personal_data_never_reaches_the_output(module):
         assert personal not in text
 
 
-def test_me_element_is_never_read():
-    scan = scan_records(EXPORT, {"HKCharacteristicTypeIdentifierDateOfBirth"},
-                        ["type", "HKCharacteristicTypeIdentifierDateOfBirth"])
-    assert (scan.frame.height, scan.records_read) == (0, 41)
+@pytest.mark.parametrize(("source", "label"), [
+    ("Testfirst’s iPhone", "iPhone"),
+    ("iPhone de Testfirst", "iPhone"),
+    ("Testfirst’s Apple Watch", "Apple Watch"),
+    ("Testfirst's Withings Scale", "Withings Scale"),
+    ("Contour Next One 5TST12345", "Contour Next One"),
+    ("PL82501061", "Apple Health"),
+    ("Dexcom G7", "Dexcom G7"),
+    ("Lose It!", "Lose It!"),
+    (None, "Apple Health"),
+])
+def test_source_names_lose_owner_names_and_serials(source: str | None, label: str):
+    frame = pl.DataFrame({"sourceName": [source]}, schema={"sourceName": pl.String})
+    assert frame.select(source_label(pl.col("sourceName")))["sourceName"].to_list() == [label]
 
 
 @pytest.mark.parametrize("name", ["billion_laughs.xml", "external_entity.xml"])
@@ -243,5 +253,17 @@ def test_zip_without_an_export_is_one_line(tmp_path: Path):
         archive.writestr("apple_health_export/export_cda.xml", "<ClinicalDocument/>")
     with pytest.raises(BadFileError) as caught:
         glucose.read(path, TIMEZONE)
-    assert str(caught.value) == ("export.zip: zip archive without apple_health_export/export.xml"
-                                 " (1 members, none an Apple Health export)")
+    assert str(caught.value) == "export.zip: zip archive without apple_health_export/export.xml"
+
+
+def test_damaged_zip_is_one_line(tmp_path: Path):
+    data = bytearray((APPLE / "export.zip").read_bytes())
+    member = data.index(b"apple_health_export/export.xml")  # local header of the export
+    for offset in range(member + 200, member + 400):
+        data[offset] ^= 0x55
+    path = tmp_path / "export.zip"
+    path.write_bytes(bytes(data))
+    with pytest.raises(BadFileError) as caught:
+        food.read(path, TIMEZONE)
+    assert str(caught.value).startswith("export.zip: ")
+    assert "\n" not in str(caught.value)

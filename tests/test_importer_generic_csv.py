@@ -18,9 +18,9 @@ FOOD = GENERIC / "lebensmittel.csv"
 GLUCOSE = GENERIC / "glukose.csv"
 MISSING = GENERIC / "missing_column.csv"
 BERLIN = "Europe/Berlin"
-OTHERS = [*sorted((FIXTURES / "cronometer").glob("*.csv")),
-          *sorted((FIXTURES / "dexcom").glob("*.csv")),
-          *sorted((FIXTURES / "macrofactor").glob("food_log.*"))]
+# Every other format's fixture (exports, archives, reference tables): none may look like ours.
+OTHERS = sorted(path for path in FIXTURES.glob("*/*")
+                if path.parent.name != "generic" and path.suffix not in {".md", ".py", ".toml"})
 
 
 def staged(path: Path, timezone: str = BERLIN) -> pl.DataFrame:

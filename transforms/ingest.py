@@ -182,9 +182,8 @@ def import_file(
     sha256 = sha256_of(path)
     already = _stored_batch(con, sha256, format_name)
     if already is not None:
-        return ImportSummary(
-            file_name=name, sha256=sha256, status="already_imported", batch_id=already
-        )
+        return ImportSummary(file_name=name, sha256=sha256, status="already_imported",
+                             format=format_name, batch_id=already)
     started = datetime.now(UTC)
     try:
         imported = read_file(path, timezone, format_name)

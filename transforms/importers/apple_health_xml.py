@@ -40,8 +40,10 @@ PROLOG_BYTES = 1 << 18
 _CONTROL = bytes(c for c in range(0x20) if c not in (0x09, 0x0A, 0x0D))
 _CLEAN = bytes.maketrans(_CONTROL, b" " * len(_CONTROL))
 # An app's `sourceName` is kept, but the phone's or watch's own name usually carries its
-# owner's ("Testfirst’s iPhone"): such names become the product word alone.
+# owner's ("Testfirst’s iPhone", "iPhone de Testfirst"): such names become the product word
+# alone, and any other "Name’s …" loses its possessive.
 APPLE_DEVICE = r"(?i)\b(iPhone|iPad|iPod|Apple Watch)\b"
+POSSESSIVE = r"^[^\s’']+[’']s\s+"
 # Words that look like serial numbers (an optional letter prefix, a digit, 5+ more capitals or
 # digits) are dropped from source names.
 SERIAL_WORD = r"\b[A-Z]*[0-9][A-Z0-9]{5,}\b"
@@ -71,12 +73,12 @@ def detect_head(head: str) -> bool:
 def source_label(source: pl.Expr) -> pl.Expr:
     """`sourceName` fit to store: app names as written, Apple devices as the product only.
 
-    "Testfirst’s iPhone" → "iPhone" (the owner's name is personal data); serial-looking words
-    are removed; an empty result becomes "Apple Health".
+    "Testfirst’s iPhone" → "iPhone" and "Testfirst’s Scale" → "Scale" (the owner's name is
+    personal data); serial-looking words are removed; an empty result becomes "Apple Health".
     """
     device = source.str.extract(APPLE_DEVICE, 1)
-    cleaned = (source.str.replace_all(SERIAL_WORD, " ").str.replace_all(r"\s+", " ")
-               .str.strip_chars())
+    cleaned = (source.str.replace(POSSESSIVE, "").str.replace_all(SERIAL_WORD, " ")
+               .str.replace_all(r"\s+", " ").str.strip_chars())
     return (pl.when(device.is_not_null()).then(device)
             .when(cleaned.is_null() | (cleaned == "")).then(pl.lit("Apple Health"))
             .otherwise(cleaned))
@@ -122,8 +124,7 @@ def _zip_member(path: Path, archive: zipfile.ZipFile) -> str:
     candidates = [name for name in names if name.rsplit("/", 1)[-1] == "export.xml"]
     if len(candidates) == 1:
         return candidates[0]
-    raise BadFileError(path, f"zip archive without {ZIP_MEMBER} "
-                             f"({len(names)} members, none an Apple Health export)")
+    raise BadFileError(path, f"zip archive without {ZIP_MEMBER}")
 
 
 class _ExportStream:

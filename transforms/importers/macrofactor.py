@@ -29,6 +29,8 @@ from transforms.importers.base import (
     header_fields,
     join_problems,
     mass_grams,
+    parse_local_date,
+    parse_time_of_day,
     problem,
     raw_record,
     read_csv_text,
@@ -79,14 +81,26 @@ def _sheet_headers(path: Path) -> dict[str, list[str]]:
     return {name: [c.strip() for c in frame.columns] for name, frame in sheets.items()}
 
 
+def _is_workbook(path: Path) -> bool:
+    """An Excel workbook (a zip with `xl/workbook.*`), checked from the zip's directory alone so
+    other archives (an Apple Health export of a gigabyte) are never parsed as spreadsheets."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return any(name.startswith("xl/workbook.") for name in archive.namelist())
+    except zipfile.BadZipFile:
+        return False
+
+
 def detect_path(path: Path) -> bool:
     """True for a MacroFactor CSV, or a workbook with a food-log sheet (a zip `detect` can't see
-    into); a damaged or foreign zip is simply not ours."""
+    into); a damaged workbook or any other zip is simply not ours."""
     if not zipfile.is_zipfile(path):
         return detect(read_head(path))
+    if not _is_workbook(path):
+        return False
     try:
         return any(_is_food_log(columns) for columns in _sheet_headers(path).values())
-    except fastexcel.FastExcelError:
+    except (fastexcel.FastExcelError, pl.exceptions.PolarsError):
         return False
 
 
@@ -94,9 +108,9 @@ def _read_workbook(path: Path) -> pl.DataFrame:
     """The food-log sheet as text, with `source_row` = the sheet's row number (header = 1)."""
     try:
         headers = _sheet_headers(path)
-    except fastexcel.FastExcelError as error:
-        raise BadFileError(path, f"not a readable workbook ({str(error).splitlines()[0]})") \
-            from None
+    except (fastexcel.FastExcelError, pl.exceptions.PolarsError) as error:
+        first_line = (str(error).strip().splitlines() or ["unreadable"])[0]
+        raise BadFileError(path, f"not a readable workbook ({first_line})") from None
     sheet = next((name for name, columns in headers.items() if _has_required(columns)), None)
     if sheet is None:
         raise BadFileError(path, "no food log sheet (a header with Date and Food Name); "
@@ -122,17 +136,14 @@ def _require(frame: pl.DataFrame, path: Path) -> None:
 
 
 def _local_date(text: pl.Expr) -> pl.Expr:
-    return pl.coalesce(text.str.to_date("%Y-%m-%d", strict=False),
-                       text.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False).dt.date(),
-                       text.str.to_date("%m/%d/%Y", strict=False))
+    """ISO or US text, or an Excel date cell (read as `2026-03-01 00:00:00`)."""
+    return pl.coalesce(parse_local_date(text),
+                       text.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False).dt.date())
 
 
 def _local_time(text: pl.Expr) -> pl.Expr:
-    text = text.str.to_uppercase()
-    return pl.coalesce(text.str.to_time("%I:%M %p", strict=False),
-                       text.str.to_time("%I:%M:%S %p", strict=False),
-                       text.str.to_time("%H:%M", strict=False),
-                       text.str.to_time("%H:%M:%S", strict=False),
+    """`8:15 AM` / `20:05` text, or an Excel time cell (read as `1899-12-31 08:15:00`)."""
+    return pl.coalesce(parse_time_of_day(text),
                        text.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False).dt.time())
 
 
