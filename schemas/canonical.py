@@ -29,6 +29,9 @@ class Column:
     # may be missing only when the sensor said Low/High).
     required_unless: str | None = None
     must_be_null: bool = False
+    # False for bookkeeping columns built by the code itself (not data to check): they stay
+    # out of the GX suites, which keeps validation of large files fast.
+    validated: bool = True
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class TableSpec:
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def validated_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if c.validated)
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -64,6 +71,7 @@ PARSE_ERROR = Column(
 RAW_RECORD = Column(
     "raw_record", pl.String(), "VARCHAR",
     "the row's fields as read (JSON), personal columns never included", nullable=False,
+    validated=False,
 )
 
 ENTRY_TYPES = ("food", "meal_total", "daily_total")
@@ -162,7 +170,8 @@ ENRICHMENT_COLUMNS = (
            "grams from a household portion or a custom serving", min_value=0),
     Column("unknown_reason", pl.String(), "VARCHAR",
            "why magnesium is unknown: no match, no portion weight, no amount, "
-           "reference has no magnesium value"),
+           "reference has no magnesium value, no food names in export",
+           required_unless="magnesium_mg"),
 )
 
 
@@ -174,6 +183,13 @@ def _stored(spec: TableSpec, name: str, extra: tuple[Column, ...],
 
 
 STORED_FOOD_ENTRY = _stored(FOOD_ENTRY, "core_food_entries", ENRICHMENT_COLUMNS, ("entry_id",))
+# What enrichment writes, checked after each import (a subset keeps validation quick).
+ENRICHED_FOOD_ENTRY = TableSpec(
+    name="enriched_food_entries",
+    description="Each entry's magnesium as enrichment resolved it.",
+    columns=(STORED_FOOD_ENTRY.column("entry_id"), STORED_FOOD_ENTRY.column("magnesium_mg"),
+             *ENRICHMENT_COLUMNS),
+)
 MERGE_COLUMNS = (
     Column("superseded_by", pl.String(), "VARCHAR",
            "entry_id of the same reading from a preferred source or device (kept for "

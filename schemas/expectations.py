@@ -60,10 +60,11 @@ def _column_rules(col: Column) -> list[RuleExpectation]:
 def suite_rules(spec: TableSpec) -> list[RuleExpectation]:
     """Every expectation for a spec: the column set, each column's rules, the unique key."""
     e = gx.expectations
+    columns = spec.validated_columns
     rules = [RuleExpectation(
-        e.ExpectTableColumnsToMatchOrderedList(column_list=spec.names), None,
+        e.ExpectTableColumnsToMatchOrderedList(column_list=[c.name for c in columns]), None,
         f"columns differ from {spec.name}", False)]
-    for col in spec.columns:
+    for col in columns:
         rules.extend(_column_rules(col))
     if len(spec.unique_key) > 1:
         rules.append(RuleExpectation(

@@ -32,12 +32,25 @@ def food_row(frame: pl.DataFrame, source_row: int) -> dict:
 
 
 @pytest.mark.parametrize("module", [food, glucose])
-@pytest.mark.parametrize("name", ["export.xml", "export.zip", "billion_laughs.xml",
-                                  "external_entity.xml"])
+@pytest.mark.parametrize("name", ["export.xml", "billion_laughs.xml", "external_entity.xml"])
 def test_detects_apple_health_exports_by_content(module, name: str, tmp_path: Path):
     disguised = tmp_path / "data.bin"
     disguised.write_bytes((APPLE / name).read_bytes())
     assert module.detect(read_head(disguised))
+    assert not module.detect_path(disguised)
+
+
+@pytest.mark.parametrize("module", [food, glucose])
+def test_export_zip_is_claimed_whole_by_path(module, tmp_path: Path):
+    disguised = tmp_path / "data.bin"
+    disguised.write_bytes((APPLE / "export.zip").read_bytes())
+    assert module.detect_path(disguised)
+    assert not module.detect(read_head(disguised))  # the zip's bytes are not XML
+    other = tmp_path / "other.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("Nutrition-Summary.csv", "Date,Meal,Calories\n")
+        archive.writestr("apple_health_export/export.xml", "<ClinicalDocument/>")
+    assert not module.detect_path(other)
 
 
 @pytest.mark.parametrize("module", [food, glucose])
@@ -46,7 +59,7 @@ def test_does_not_claim_other_formats(module):
               if p.is_file() and p.parent.name != "apple_health" and p.suffix != ".md"]
     assert any(p.parent.name == "cronometer" for p in others)
     assert any(p.parent.name == "dexcom" for p in others)
-    assert [p for p in others if module.detect(read_head(p))] == []
+    assert [p for p in others if module.detect(read_head(p)) or module.detect_path(p)] == []
 
 
 @pytest.mark.parametrize("name", ["export.xml", "export.zip"])

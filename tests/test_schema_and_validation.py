@@ -60,7 +60,7 @@ def test_suite_has_one_expectation_per_rule():
     assert sorted(by_column["kind"]) == ["ExpectColumnValuesToBeInSet",
                                          "ExpectColumnValuesToNotBeNull"]
     assert by_column["parse_error"] == ["ExpectColumnValuesToBeNull"]
-    non_nullable = {c.name for c in FOOD_ENTRY.columns if not c.nullable}
+    non_nullable = {c.name for c in FOOD_ENTRY.validated_columns if not c.nullable}
     not_null_rules = {r.column for r in suite_rules(FOOD_ENTRY)
                       if type(r.expectation).__name__ == "ExpectColumnValuesToNotBeNull"}
     assert not_null_rules == non_nullable

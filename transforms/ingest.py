@@ -17,9 +17,9 @@ import polars as pl
 
 from schemas.canonical import (
     CLOCK_SKEW_SECONDS,
+    ENRICHED_FOOD_ENTRY,
     GLUCOSE_SOURCE_PRIORITY,
     STAGED,
-    STORED_FOOD_ENTRY,
 )
 from transforms.importers import FORMATS, conform, read_file
 from transforms.importers.base import BadFileError, sha256_of
@@ -140,10 +140,11 @@ def record_validation(
 def validate_enriched(con: duckdb.DuckDBPyConnection, batch_id: int) -> ValidationOutcome:
     """Check the batch's entries after enrichment against the stored spec (sources, methods,
     confidences and amounts in range). Derived data: failures are recorded, not quarantined."""
-    stored = query_frame(con, "SELECT * FROM core_food_entries WHERE batch_id = $batch_id",
-                         {"batch_id": batch_id})
-    return validate_frame(stored.cast(dict(STORED_FOOD_ENTRY.polars_schema())),
-                          STORED_FOOD_ENTRY, stage="enriched food entries")
+    columns = ", ".join(ENRICHED_FOOD_ENTRY.names)
+    stored = query_frame(con, f"SELECT {columns} FROM core_food_entries "
+                              "WHERE batch_id = $batch_id", {"batch_id": batch_id})
+    return validate_frame(stored.cast(dict(ENRICHED_FOOD_ENTRY.polars_schema())),
+                          ENRICHED_FOOD_ENTRY, stage="enriched food entries")
 
 
 def merge_glucose(con: duckdb.DuckDBPyConnection, batch_id: int,
@@ -200,11 +201,12 @@ def import_file(
 
     with transaction(con):
         batch_id = run(con, "SELECT nextval('batch_id_seq')")[0][0]
-        params = {"subject_id": subject_id, "source": imported.format, "batch_id": batch_id}
-        with registered(con, "staged_rows", staged_rows):
-            run(con, f"CREATE OR REPLACE TEMP TABLE {stg_table} AS {sql('staging', stg_table)}",
-                params)
-        run(con, sql("staging", core_table))
+        batch_rows = staged_rows.with_columns(
+            pl.lit(subject_id).alias("subject_id"), pl.lit(imported.format).alias("source"),
+            pl.lit(batch_id, pl.Int64).alias("batch_id"))
+        with registered(con, "staged_rows", batch_rows):
+            run(con, f"CREATE OR REPLACE TEMP VIEW {stg_table} AS {sql('staging', stg_table)}")
+            run(con, sql("staging", core_table))
         stored = run(
             con,
             f"SELECT count(*) FROM {core_table} WHERE batch_id = $batch_id",

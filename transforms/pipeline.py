@@ -16,6 +16,7 @@ from glucomag.settings import Settings
 from transforms.importers import IMPORTERS, detect_formats
 from transforms.importers.archive import extract_members, is_archive, member_name
 from transforms.importers.base import BadFileError, amount_and_unit, mass_grams, sha256_of
+from transforms.importers.generic_csv import MAPPING_SUFFIX, mapping_path
 from transforms.ingest import ImportSummary, import_file, log_failure
 from transforms.magnesium.enrich import enrich_entries, lookup
 from transforms.magnesium.fdc import read_fdc_dir
@@ -54,8 +55,13 @@ def _quarantine_file(settings: Settings, path: Path, sha256: str, reason: str,
 
 
 def _archive_file(settings: Settings, path: Path, sha256: str, keep_original: bool) -> Path:
-    """Keep the imported file as archive/<sha256><suffix>: the warehouse's sources, once each."""
+    """Keep the imported file as archive/<sha256><suffix>: the warehouse's sources, once each
+    (with its generic-CSV mapping file beside it, if it has one)."""
     target = settings.archive / f"{sha256}{path.suffix.lower()}"
+    mapping = mapping_path(path)
+    if mapping is not None:
+        (shutil.copy2 if keep_original else shutil.move)(
+            mapping, target.with_name(target.name + MAPPING_SUFFIX))
     if target.exists():
         if not keep_original:
             path.unlink()
@@ -116,7 +122,8 @@ def inbox_files(settings: Settings) -> list[Path]:
     """Files waiting in the inbox, oldest name first; hidden and partial files are left."""
     settings.create_folders()
     return sorted(p for p in settings.inbox.iterdir()
-                  if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".part"))
+                  if p.is_file() and not p.name.startswith(".") and not p.name.endswith(".part")
+                  and not p.name.endswith(MAPPING_SUFFIX))
 
 
 def rebuild_marts(settings: Settings) -> list[ValidationOutcome]:

@@ -12,12 +12,16 @@ import polars as pl
 
 from schemas.canonical import STAGED
 from transforms.importers import (
+    apple_health_food,
+    apple_health_glucose,
     cronometer_biometrics,
     cronometer_dailysummary,
     cronometer_servings,
     dexcom_clarity,
+    generic_csv,
     libreview,
     loseit,
+    macrofactor,
     medtronic_carelink,
     myfitnesspal,
     nightscout,
@@ -38,6 +42,10 @@ IMPORTERS: tuple[ModuleType, ...] = (
     medtronic_carelink,
     nightscout,
     nightscout_csv,
+    macrofactor,
+    apple_health_food,
+    apple_health_glucose,
+    generic_csv,
 )
 FORMATS = {module.FORMAT: module for module in IMPORTERS}
 

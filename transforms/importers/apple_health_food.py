@@ -25,7 +25,12 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.importers.apple_health_xml import detect_head, scan_records, source_label
+from transforms.importers.apple_health_xml import (
+    detect_head,
+    detect_zip,
+    scan_records,
+    source_label,
+)
 from transforms.importers.base import (
     ImportedFile,
     blank_to_null,
@@ -50,6 +55,11 @@ RAW_COLUMNS = ("startDate", "endDate", "sourceName", "HKFoodType", "magnesium_va
 
 def detect(head: str) -> bool:
     return detect_head(head)
+
+
+def detect_path(path: Path) -> bool:
+    """An Apple Health `export.zip`: read whole from the archive, never expanded."""
+    return detect_zip(path)
 
 
 def _nutrient(records: pl.DataFrame, record_type: str, prefix: str) -> pl.DataFrame:

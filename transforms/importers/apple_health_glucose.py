@@ -26,7 +26,12 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.importers.apple_health_xml import detect_head, scan_records, source_label
+from transforms.importers.apple_health_xml import (
+    detect_head,
+    detect_zip,
+    scan_records,
+    source_label,
+)
 from transforms.importers.base import (
     MMOL_TO_MG_DL,
     ImportedFile,
@@ -49,6 +54,11 @@ RAW_COLUMNS = ("sourceName", "unit", "value", "startDate", "HKWasUserEntered")
 
 def detect(head: str) -> bool:
     return detect_head(head)
+
+
+def detect_path(path: Path) -> bool:
+    """An Apple Health `export.zip`: read whole from the archive, never expanded."""
+    return detect_zip(path)
 
 
 def _to_mg_dl(unit: pl.Expr) -> pl.Expr:

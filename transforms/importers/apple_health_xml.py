@@ -28,7 +28,7 @@ import polars as pl
 from defusedxml import DefusedXmlException, EntitiesForbidden, ExternalReferenceForbidden
 from defusedxml.ElementTree import DefusedXMLParser, iterparse
 
-from transforms.importers.base import BadFileError
+from transforms.importers.base import HEAD_BYTES, BadFileError
 
 ZIP_MEMBER = "apple_health_export/export.xml"
 ROOT_TAG = "HealthData"
@@ -60,14 +60,20 @@ class RecordScan:
 
 
 def detect_head(head: str) -> bool:
-    """An Apple Health export: its DOCTYPE or root element appears in the first 8 KB.
-
-    Also true for an `export.zip` whose first member names are Apple's export folder, since a
-    zip's local headers carry member names as plain text.
-    """
-    if head.startswith("PK\x03\x04"):
-        return "apple_health_export/" in head
+    """An Apple Health export.xml: its DOCTYPE or root element appears in the first 8 KB."""
     return "<!DOCTYPE HealthData" in head or "<HealthData" in head
+
+
+def detect_zip(path: Path) -> bool:
+    """An `export.zip` whose export.xml member looks like an export: the importers stream it
+    from the archive themselves, so the registry must not expand it."""
+    if not zipfile.is_zipfile(path):
+        return False
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(_zip_member(path, archive)) as member:
+            return detect_head(member.read(HEAD_BYTES).decode("utf-8", errors="replace"))
+    except (BadFileError, zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError):
+        return False
 
 
 def source_label(source: pl.Expr) -> pl.Expr:

@@ -155,6 +155,8 @@ def join_problems(*problems: pl.Expr) -> pl.Expr:
 
 def raw_record(columns: Sequence[str]) -> pl.Expr:
     """The row's fields as read, JSON, for quarantine (callers leave personal columns out)."""
+    if not columns:
+        return pl.lit("{}").alias("raw_record")
     return pl.struct([pl.col(c) for c in columns]).struct.json_encode().alias("raw_record")
 
 

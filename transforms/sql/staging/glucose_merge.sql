@@ -4,34 +4,46 @@
 -- device, are one reading. The preferred one is kept; the others point to it in
 -- superseded_by and stay stored for lineage. Preference: the source's position in
 -- $priority (earlier first), then the device with more readings, then the earlier batch.
--- Only pairs involving batch $batch_id are looked at, so the cost follows the new file.
+-- Only pairs involving batch $batch_id are looked at, found by an equi-join on time buckets
+-- of $clock_skew_s seconds (a reading's neighbours are in its own or the adjacent buckets),
+-- so the cost follows the new file.
 WITH ranked AS (
-    SELECT r.*,
-           coalesce(list_position($priority, r.source), 1000)  AS source_rank,
-           count(*) OVER (PARTITION BY r.subject_id, r.source, r.device) AS device_readings
-    FROM core_glucose_readings AS r
-    WHERE r.superseded_by IS NULL
+    SELECT entry_id, subject_id, kind, source, device, batch_id, ts_utc, glucose_mg_dl,
+           out_of_range,
+           (coalesce(list_position($priority, source), 1000),
+            -count(*) OVER (PARTITION BY subject_id, source, device),
+            batch_id, entry_id)                                           AS preference,
+           floor(epoch(ts_utc) / greatest($clock_skew_s, 1))::BIGINT      AS bucket
+    FROM core_glucose_readings
+    WHERE superseded_by IS NULL
+),
+new AS (
+    SELECT *, unnest([bucket - 1, bucket, bucket + 1]) AS probe
+    FROM ranked
+    WHERE batch_id = $batch_id
 ),
 pairs AS (
-    SELECT loser.entry_id AS loser_id, winner.entry_id AS winner_id,
-           row_number() OVER (PARTITION BY loser.entry_id
-                              ORDER BY winner.source_rank, winner.device_readings DESC,
-                                       winner.batch_id, winner.entry_id) AS choice
-    FROM ranked AS loser
-    JOIN ranked AS winner
-      ON winner.subject_id = loser.subject_id
-     AND winner.kind = loser.kind
-     AND winner.ts_utc BETWEEN loser.ts_utc - to_seconds($clock_skew_s)
-                           AND loser.ts_utc + to_seconds($clock_skew_s)
-     AND (winner.source <> loser.source OR winner.device <> loser.device)
-     AND (abs(winner.glucose_mg_dl - loser.glucose_mg_dl) <= 1
-          OR (winner.glucose_mg_dl IS NULL AND loser.glucose_mg_dl IS NULL
-              AND winner.out_of_range = loser.out_of_range))
-     AND (winner.source_rank, -winner.device_readings, winner.batch_id, winner.entry_id)
-       < (loser.source_rank, -loser.device_readings, loser.batch_id, loser.entry_id)
-    WHERE loser.batch_id = $batch_id OR winner.batch_id = $batch_id
+    SELECT CASE WHEN n.preference < o.preference THEN o.entry_id ELSE n.entry_id END
+               AS loser_id,
+           CASE WHEN n.preference < o.preference THEN n.entry_id ELSE o.entry_id END
+               AS winner_id,
+           least(n.preference, o.preference) AS winner_preference
+    FROM new AS n
+    JOIN ranked AS o
+      ON o.bucket = n.probe AND o.subject_id = n.subject_id AND o.kind = n.kind
+    WHERE o.entry_id <> n.entry_id
+      AND abs(epoch(o.ts_utc) - epoch(n.ts_utc)) <= $clock_skew_s
+      AND (o.source <> n.source OR o.device <> n.device)
+      AND (abs(o.glucose_mg_dl - n.glucose_mg_dl) <= 1
+           OR (o.glucose_mg_dl IS NULL AND n.glucose_mg_dl IS NULL
+               AND o.out_of_range = n.out_of_range))
+),
+best AS (
+    SELECT loser_id, arg_min(winner_id, winner_preference) AS winner_id
+    FROM pairs
+    GROUP BY loser_id
 )
 UPDATE core_glucose_readings AS t
-SET superseded_by = p.winner_id
-FROM pairs AS p
-WHERE t.entry_id = p.loser_id AND p.choice = 1
+SET superseded_by = b.winner_id
+FROM best AS b
+WHERE t.entry_id = b.loser_id
