@@ -17,7 +17,7 @@ the rows kept are equal at both sizes, and any growth of peak RSS with file size
 parser's.
 
 Run: python bench/apple_health_memory.py [--mb 500] [--small-mb 100]
-     → writes bench/apple_health_memory.md and prints it.
+     → prints a Markdown section (pasted into bench/results.md).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "apple_health" / "export.xml"
-RESULTS = Path(__file__).resolve().parent / "apple_health_memory.md"
 ZONE = ZoneInfo("America/New_York")
 START = datetime(2024, 1, 1, tzinfo=ZONE)
 GLUCOSE_DAYS = 90
@@ -203,7 +202,6 @@ def main() -> None:
         "once (`ElementTree.parse`) would cost on the small file alone.",
         "",
     ])
-    RESULTS.write_text(report, encoding="utf-8")
     print(report)
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import polars as pl
+
 from tests.conftest import TIMEZONE
 from transforms.ingest import import_file
 from transforms.warehouse import run
@@ -70,3 +72,32 @@ def test_priority_order_decides_between_sources(con, tmp_path):
     assert (summary.rows_superseded, summary.rows_replaced) == (0, 1)
     assert run(con, "SELECT source, count(*) FROM glucose_readings GROUP BY 1") == [
         ("dexcom_clarity", 2)]
+
+
+def test_clarity_and_nightscout_hold_the_same_readings_once(con, tmp_path):
+    """Nightscout relays the same sensor: its 18 numeric readings (20 s later) are the
+    Clarity file's; whichever comes first, the public series keeps Clarity's 20."""
+    import json
+    from datetime import timedelta
+
+    from tests.conftest import FIXTURES
+    from transforms.importers import conform, read_file
+
+    clarity_file = FIXTURES / "dexcom" / "clarity_mgdl.csv"
+    sensor = conform(read_file(clarity_file, TIMEZONE)).filter(
+        (pl.col("kind") == "sensor") & pl.col("glucose_mg_dl").is_not_null())
+    assert sensor.height == 18
+    entries = [{"type": "sgv", "sgv": int(value), "device": "xDrip-DexcomG6",
+                "date": int((ts + timedelta(seconds=20)).timestamp() * 1000)}
+               for ts, value in zip(sensor["ts_utc"], sensor["glucose_mg_dl"], strict=True)]
+    relay = tmp_path / "entries.json"
+    relay.write_text(json.dumps(entries[::-1]))  # Nightscout writes newest first
+
+    first = import_file(con, relay, TIMEZONE, "me")
+    second = import_file(con, clarity_file, TIMEZONE, "me")
+    assert (first.rows_stored, first.rows_superseded) == (18, 0)
+    assert (second.rows_stored, second.rows_replaced) == (21, 18)
+    assert run(con, "SELECT source, kind, count(*) FROM glucose_readings GROUP BY ALL "
+                    "ORDER BY ALL") == [("dexcom_clarity", "fingerstick", 1),
+                                        ("dexcom_clarity", "sensor", 20)]
+    assert run(con, "SELECT count(*) FROM core_glucose_readings")[0][0] == 39

@@ -211,3 +211,22 @@ def test_paging_is_bounded(site: Site, tmp_path: Path):
 def test_only_http_urls_are_accepted(url: str, tmp_path: Path):
     with pytest.raises(PullError, match="not a Nightscout URL"):
         pull_entries(url, TOKEN, None, tmp_path)
+
+
+def test_cli_pull_imports_and_a_second_pull_adds_nothing(site: Site, tmp_path: Path):
+    from tests.test_cli import glucomag
+
+    home = tmp_path / "home"
+    first = glucomag("pull", "nightscout", site.url, "--token", TOKEN, "--home", str(home))
+    assert first.returncode == 0, first.stderr
+    assert "nightscout_entries, " in first.stdout and " rows stored" in first.stdout
+    assert TOKEN not in first.stdout + first.stderr
+    assert list((home / "inbox").iterdir()) == []
+    assert len(list((home / "archive").iterdir())) == 1
+    again = glucomag("pull", "nightscout", site.url, "--home", str(home),
+                     env={"NIGHTSCOUT_TOKEN": TOKEN})
+    assert again.returncode == 0, again.stderr
+    assert ": nightscout_entries, 0 rows stored" in again.stdout
+    wrong = glucomag("pull", "nightscout", site.url, "--token", "nope", "--home", str(home))
+    assert wrong.returncode == 2 and wrong.stderr.startswith("error: ")
+    assert "Traceback" not in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1
