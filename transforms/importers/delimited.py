@@ -13,7 +13,12 @@ from pathlib import Path
 
 import polars as pl
 
-from transforms.importers.base import blank_to_null
+from transforms.importers.base import (
+    blank_to_null,
+    localise,
+    nonexistent_time_problem,
+    problem,
+)
 
 
 def read_text_lines(path: Path) -> pl.DataFrame:
@@ -94,3 +99,35 @@ def value_problem() -> pl.Expr:
 def blank_problem(raw: pl.Expr, label: str) -> pl.Expr:
     """A reading without its date or time cannot be placed in time: say so."""
     return pl.when(blank_to_null(raw).is_null()).then(pl.lit(f"{label} is blank"))
+
+
+def placed_in_time(rows: pl.DataFrame, date: str, date_formats: Sequence[str], time: str,
+                   time_formats: Sequence[str], timezone: str) -> pl.DataFrame:
+    """Add `local_date`, `_time`, `local_ts` and `ts_utc` from separate date and time text
+    columns (the first format that parses wins), localised in `timezone`."""
+    def parsed(column: str, formats: Sequence[str], kind: str) -> pl.Expr:
+        text = pl.col(column).str.strip_chars()
+        convert = text.str.to_date if kind == "date" else text.str.to_time
+        return pl.coalesce([convert(fmt, strict=False) for fmt in formats])
+
+    return rows.with_columns(
+        parsed(date, date_formats, "date").alias("local_date"),
+        parsed(time, time_formats, "time").alias("_time"),
+    ).with_columns(
+        pl.col("local_date").dt.combine(pl.col("_time")).alias("local_ts"),
+    ).with_columns(
+        localise(pl.col("local_ts"), timezone).alias("ts_utc"),
+    )
+
+
+def time_problems(date: str, date_expected: str, time: str, time_expected: str,
+                  timezone: str) -> list[pl.Expr]:
+    """Messages for a blank or unparseable date or time, or a local time that does not
+    exist (see `placed_in_time`)."""
+    return [
+        blank_problem(pl.col(date), date),
+        problem(pl.col(date), pl.col("local_date"), date, date_expected),
+        blank_problem(pl.col(time), time),
+        problem(pl.col(time), pl.col("_time"), time, time_expected),
+        nonexistent_time_problem(pl.col("local_ts"), pl.col("ts_utc"), timezone),
+    ]

@@ -28,17 +28,15 @@ from transforms.importers.base import (
     blank_to_null,
     find_column,
     join_problems,
-    localise,
-    nonexistent_time_problem,
-    problem,
     raw_record,
 )
 from transforms.importers.delimited import (
-    blank_problem,
     fields_table,
     line_fields,
+    placed_in_time,
     read_text_lines,
     stack_readings,
+    time_problems,
     value_problem,
 )
 
@@ -148,26 +146,11 @@ def read(path: Path, timezone: str) -> ImportedFile:
         raise BadFileError(path, "required column missing in every section", row=starts[0] + 1,
                            column="Sensor Glucose (mg/dL)")
 
-    staged = pl.concat(parts).with_columns(
-        pl.coalesce(pl.col("Date").str.to_date("%Y/%m/%d", strict=False),
-                    pl.col("Date").str.to_date("%Y-%m-%d", strict=False)).alias("local_date"),
-        pl.coalesce(pl.col("Time").str.to_time("%H:%M:%S", strict=False),
-                    pl.col("Time").str.to_time("%H:%M", strict=False)).alias("_time"),
+    staged = placed_in_time(pl.concat(parts), "Date", ("%Y/%m/%d", "%Y-%m-%d"), "Time",
+                            ("%H:%M:%S", "%H:%M"), timezone).with_columns(
         pl.lit(None, dtype=pl.String).alias("out_of_range"),  # CareLink writes no Low/High
-    ).with_columns(
-        pl.col("local_date").dt.combine(pl.col("_time")).alias("local_ts"),
-    ).with_columns(
-        localise(pl.col("local_ts"), timezone).alias("ts_utc"),
-    )
-    staged = staged.with_columns(
-        join_problems(
-            blank_problem(pl.col("Date"), "Date"),
-            problem(pl.col("Date"), pl.col("local_date"), "Date", "a date YYYY/MM/DD"),
-            blank_problem(pl.col("Time"), "Time"),
-            problem(pl.col("Time"), pl.col("_time"), "Time", "a time HH:MM:SS"),
-            nonexistent_time_problem(pl.col("local_ts"), pl.col("ts_utc"), timezone),
-            value_problem(),
-        ),
+        join_problems(*time_problems("Date", "a date YYYY/MM/DD", "Time", "a time HH:MM:SS",
+                                     timezone), value_problem()),
     )
     return ImportedFile(format=FORMAT, kind=KIND, frame=staged, rows_read=rows_read,
                         rows_skipped=rows_read - staged["source_row"].n_unique())

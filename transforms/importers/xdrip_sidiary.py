@@ -22,18 +22,16 @@ import polars as pl
 from transforms.importers.base import (
     ImportedFile,
     join_problems,
-    localise,
-    nonexistent_time_problem,
-    problem,
     raw_record,
     require_columns,
 )
 from transforms.importers.delimited import (
-    blank_problem,
     fields_table,
     line_fields,
+    placed_in_time,
     read_text_lines,
     stack_readings,
+    time_problems,
     value_problem,
 )
 
@@ -51,12 +49,6 @@ def detect(head: str) -> bool:
     return set(REQUIRED) <= {field.upper() for field in line_fields(first, SEPARATOR)}
 
 
-def _local_time(time: pl.Expr) -> pl.Expr:
-    text = time.str.strip_chars()
-    return pl.coalesce(text.str.to_time("%H:%M", strict=False),
-                       text.str.to_time("%H:%M:%S", strict=False))
-
-
 def read(path: Path, timezone: str) -> ImportedFile:
     lines = read_text_lines(path)
     header = [name.upper() for name in line_fields(lines["text"][0], SEPARATOR)]
@@ -67,26 +59,12 @@ def read(path: Path, timezone: str) -> ImportedFile:
 
     sources = [(column, kind, 1.0) for column, kind in READING_COLUMNS if column in columns]
     readings = stack_readings(rows.with_columns(raw_record(columns)), sources)
-    staged = readings.with_columns(
-        pl.col("DAY").str.strip_chars().str.to_date("%d.%m.%Y", strict=False)
-          .alias("local_date"),
-        _local_time(pl.col("TIME")).alias("_time"),
+    staged = placed_in_time(readings, "DAY", ("%d.%m.%Y",), "TIME", ("%H:%M", "%H:%M:%S"),
+                            timezone).with_columns(
         pl.lit(DEVICE).alias("device"),
         pl.lit(None, dtype=pl.String).alias("out_of_range"),  # xDrip+ writes no Low/High
-    ).with_columns(
-        pl.col("local_date").dt.combine(pl.col("_time")).alias("local_ts"),
-    ).with_columns(
-        localise(pl.col("local_ts"), timezone).alias("ts_utc"),
-    )
-    staged = staged.with_columns(
-        join_problems(
-            blank_problem(pl.col("DAY"), "DAY"),
-            problem(pl.col("DAY"), pl.col("local_date"), "DAY", "a date DD.MM.YYYY"),
-            blank_problem(pl.col("TIME"), "TIME"),
-            problem(pl.col("TIME"), pl.col("_time"), "TIME", "a time HH:MM"),
-            nonexistent_time_problem(pl.col("local_ts"), pl.col("ts_utc"), timezone),
-            value_problem(),
-        ),
+        join_problems(*time_problems("DAY", "a date DD.MM.YYYY", "TIME", "a time HH:MM",
+                                     timezone), value_problem()),
     )
     with_reading = staged["source_row"].n_unique()
     return ImportedFile(format=FORMAT, kind=KIND, frame=staged, rows_read=rows.height,
