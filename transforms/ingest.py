@@ -171,16 +171,18 @@ def import_file(
     source_priority: Sequence[str] = GLUCOSE_SOURCE_PRIORITY,
     clock_skew_s: int = CLOCK_SKEW_SECONDS,
     display_name: str | None = None,
+    sha256: str | None = None,
 ) -> ImportSummary:
     """Import `path` as one transaction.
 
     A file that cannot be read at all comes back as a `failed` summary whose message is the
     one-line error; only its failed attempt is logged, nothing else is stored. Glucose
     readings that another source or device already holds are merged (`glucose_merge.sql`).
-    `display_name` names an archive member (`export.zip/Nutrition.csv`) in logs and summaries.
+    `display_name` names an archive member (`export.zip/Nutrition.csv`) in logs and summaries;
+    `sha256` is the file's hash when the caller has it already (large exports are read once).
     """
     name = display_name or path.name
-    sha256 = sha256_of(path)
+    sha256 = sha256 or sha256_of(path)
     already = _stored_batch(con, sha256, format_name)
     if already is not None:
         return ImportSummary(file_name=name, sha256=sha256, status="already_imported",

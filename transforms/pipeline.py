@@ -97,19 +97,19 @@ def import_and_file(settings: Settings, path: Path, keep_original: bool,
     `keep_original` copies (for files named on the command line) instead of moving (inbox).
     """
     summaries: list[ImportSummary] = []
+    sha256 = sha256_of(path)  # once: an Apple Health export can be gigabytes
     with tempfile.TemporaryDirectory() as folder, warehouse(settings) as con:
         try:
             members = _members(path, Path(folder), format_name)
         except BadFileError as error:
             members = []
-            summaries.append(log_failure(con, path.name, sha256_of(path), datetime.now(UTC),
-                                         error))
+            summaries.append(log_failure(con, path.name, sha256, datetime.now(UTC), error))
         for member, name in members:
             for member_format in _formats(member, format_name):
                 summaries.append(import_file(
                     con, member, settings.timezone, settings.subject_id, member_format,
-                    settings.source_priority, settings.clock_skew_seconds, display_name=name))
-    sha256 = sha256_of(path)
+                    settings.source_priority, settings.clock_skew_seconds, display_name=name,
+                    sha256=sha256 if member == path else None))
     if all(summary.status == "failed" for summary in summaries):
         reasons = "\n".join(summary.message or "" for summary in summaries)
         _quarantine_file(settings, path, sha256, reasons, keep_original)
