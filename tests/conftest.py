@@ -13,6 +13,13 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SAMPLE_DATA = ROOT / "sample_data"
 TIMEZONE = "America/New_York"
 
+
+
+def fixtures_outside(folder: Path) -> list[Path]:
+    """Every fixture file not under `folder`: an importer's detect() must claim none of them."""
+    return sorted(p for p in FIXTURES.rglob("*") if p.is_file() and folder not in p.parents)
+
+
 # Before Prefect is imported anywhere in the test session.
 configure_prefect(ROOT / ".pytest-prefect")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import FIXTURES, TIMEZONE
+from tests.conftest import FIXTURES, TIMEZONE, fixtures_outside
 from transforms.importers import (
     conform,
     cronometer_biometrics,
@@ -30,7 +30,7 @@ OTHER_DETECTORS = (cronometer_servings, dexcom_clarity, myfitnesspal, loseit)
 
 
 def other_fixtures() -> list[Path]:
-    return sorted(p for p in FIXTURES.rglob("*") if p.is_file() and EXTRA not in p.parents)
+    return fixtures_outside(EXTRA)
 
 
 @pytest.mark.parametrize("module", list(OWN))

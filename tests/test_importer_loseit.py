@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import FIXTURES, TIMEZONE
+from tests.conftest import FIXTURES, TIMEZONE, fixtures_outside
 from transforms.importers import (
     conform,
     cronometer_biometrics,
@@ -31,8 +31,7 @@ OUNCE_G = 28.349523125
 def test_detects_its_own_fixture_and_no_other():
     assert loseit.detect(read_head(FOOD_LOGS))
     assert not any(module.detect(read_head(FOOD_LOGS)) for module in OTHER_DETECTORS)
-    others = [p for p in FIXTURES.rglob("*") if p.is_file() and LOSEIT not in p.parents]
-    for path in others:
+    for path in fixtures_outside(LOSEIT):
         assert not loseit.detect(read_head(path)), path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import FIXTURES, TIMEZONE
+from tests.conftest import FIXTURES, TIMEZONE, fixtures_outside
 from transforms.importers import (
     conform,
     cronometer_biometrics,
@@ -32,8 +32,7 @@ def test_detects_its_own_fixtures_and_no_other():
     for path in (WITH_TIME, WITHOUT_TIME):
         assert myfitnesspal.detect(read_head(path)), path
         assert not any(module.detect(read_head(path)) for module in OTHER_DETECTORS), path
-    others = [p for p in FIXTURES.rglob("*") if p.is_file() and MFP not in p.parents]
-    for path in others:
+    for path in fixtures_outside(MFP):
         assert not myfitnesspal.detect(read_head(path)), path
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, fixtures_outside
 from transforms.importers import conform, xdrip_sidiary
 from transforms.importers.base import BadFileError, ImportedFile, read_head
 
@@ -125,8 +125,7 @@ def test_detects_its_own_fixtures(path: Path):
     assert xdrip_sidiary.detect(read_head(path))
 
 
-@pytest.mark.parametrize("path", sorted(p for p in FIXTURES.rglob("*")
-                                        if p.is_file() and XDRIP not in p.parents),
+@pytest.mark.parametrize("path", fixtures_outside(XDRIP),
                          ids=lambda p: str(p.relative_to(FIXTURES)))
 def test_does_not_detect_other_fixtures(path: Path):
     assert not xdrip_sidiary.detect(read_head(path))
