@@ -409,9 +409,100 @@ REFERENCE_VERSIONS = TableSpec(
     unique_key=("name",),
 )
 
+def _metric_columns() -> tuple[Column, ...]:
+    """The glucose metrics of `glucose-metrics.md`, named as it asks, with their ranges."""
+
+    def pct(name: str, what: str) -> Column:
+        return Column(name, pl.Float64(), "DOUBLE", f"{what}, % of sensor readings",
+                      nullable=False, min_value=0, max_value=100)
+
+    def nonneg(name: str, what: str) -> Column:
+        return Column(name, pl.Float64(), "DOUBLE", what, min_value=0)
+
+    return (
+        Column("days_with_data", pl.Int64(), "BIGINT", "local days with a sensor reading",
+               nullable=False, min_value=1),
+        Column("readings", pl.Int64(), "BIGINT", "sensor readings, Low/High included",
+               nullable=False, min_value=1),
+        Column("wear_pct", pl.Float64(), "DOUBLE",
+               "minutes covered by readings (each counts its sensor interval) / minutes in "
+               "the period, %", nullable=False, min_value=0, max_value=100),
+        Column("mean_mg_dl", pl.Float64(), "DOUBLE", "mean of numeric readings",
+               min_value=10, max_value=1_000),
+        nonneg("sd_mg_dl", "sample SD (n − 1) of numeric readings, mg/dL"),
+        nonneg("cv_pct", "100 × SD / mean"),
+        Column("gmi_pct", pl.Float64(), "DOUBLE", "3.31 + 0.02392 × mean (Bergenstal 2018)",
+               min_value=3, max_value=30),
+        Column("ea1c_pct", pl.Float64(), "DOUBLE", "(mean + 46.7) / 28.7 (Nathan 2008)",
+               min_value=1, max_value=40),
+        pct("tir_70_180_pct", "70–180 mg/dL inclusive"),
+        pct("titr_70_140_pct", "70–140 mg/dL inclusive"),
+        pct("tbr_below_70_pct", "below 70 mg/dL or Low"),
+        pct("tbr_below_54_pct", "below 54 mg/dL or Low"),
+        pct("tar_above_180_pct", "above 180 mg/dL or High"),
+        pct("tar_above_250_pct", "above 250 mg/dL or High"),
+        nonneg("mage_mg_dl", "MAGE, moving-average algorithm (Fernandes 2022), mg/dL"),
+        nonneg("modd_mg_dl", "mean |g(t) − g(t − 24 h)|, mg/dL"),
+        nonneg("conga1_mg_dl", "SD of g(t) − g(t − 1 h), mg/dL"),
+        nonneg("lbgi", "low blood glucose index (Kovatchev)"),
+        nonneg("hbgi", "high blood glucose index (Kovatchev)"),
+        nonneg("j_index", "0.001 × (mean + SD)²"),
+    )
+
+
+METRIC_COLUMNS = _metric_columns()
+SUBJECT = Column("subject_id", pl.String(), "VARCHAR", "whose data", nullable=False)
+PERIOD_KINDS = ("week", "month")
+
+DAILY_GLUCOSE_METRICS = TableSpec(
+    name="daily_glucose_metrics",
+    description="Glucose metrics per subject and local day (sensor readings).",
+    columns=(SUBJECT, Column("local_date", pl.Date(), "DATE", "local day", nullable=False),
+             *METRIC_COLUMNS),
+    unique_key=("subject_id", "local_date"),
+)
+PERIOD_GLUCOSE_METRICS = TableSpec(
+    name="period_glucose_metrics",
+    description="Glucose metrics per subject and ISO week or calendar month.",
+    columns=(
+        SUBJECT,
+        Column("period", pl.String(), "VARCHAR", "week or month", nullable=False,
+               allowed=PERIOD_KINDS),
+        Column("period_start", pl.Date(), "DATE", "first local day", nullable=False),
+        Column("period_end", pl.Date(), "DATE", "last local day", nullable=False),
+        *METRIC_COLUMNS,
+    ),
+    unique_key=("subject_id", "period", "period_start"),
+)
+AGP_PROFILE = TableSpec(
+    name="agp_profile",
+    description="Ambulatory glucose profile per subject and calendar month: percentiles of "
+                "glucose by 15-minute bin of the local clock.",
+    columns=(
+        SUBJECT,
+        Column("period_start", pl.Date(), "DATE", "first day of the month", nullable=False),
+        Column("period_end", pl.Date(), "DATE", "last day of the month", nullable=False),
+        Column("bin", pl.Int32(), "INTEGER", "15-minute bin of the day, 0–95", nullable=False,
+               min_value=0, max_value=95),
+        Column("bin_start", pl.String(), "VARCHAR", "HH:MM the bin starts", nullable=False),
+        Column("readings", pl.Int64(), "BIGINT", "readings in the bin", nullable=False,
+               min_value=0),
+        Column("days", pl.Int64(), "BIGINT", "days with a reading in the bin",
+               nullable=False, min_value=0),
+        *(Column(f"p{p}{kind}_mg_dl", pl.Float64(), "DOUBLE",
+                 f"{p}th percentile{' smoothed (circular 1-2-1)' if kind else ''}",
+                 min_value=10, max_value=1_000)
+          for kind in ("", "_smoothed") for p in (5, 25, 50, 75, 95)),
+    ),
+    unique_key=("subject_id", "period_start", "bin"),
+)
+
 WAREHOUSE_TABLES = (STORED_FOOD_ENTRY, STORED_GLUCOSE_READING, IMPORT_BATCHES, QUARANTINED_ROWS,
                     VALIDATION_RUNS, REF_FOODS, REF_PORTIONS, REF_ALIASES, USER_ALIASES,
                     CUSTOM_FOODS, SUPPLEMENTS, SUPPLEMENT_COMPOUNDS, FOOD_NAME_MATCHES,
                     REFERENCE_VERSIONS)
 
-MART_TABLES = (DAILY_SUMMARY,)
+# Marts built by SQL files (transforms/sql/marts/<name>.sql) and marts computed in polars.
+SQL_MART_TABLES = (DAILY_SUMMARY,)
+GLUCOSE_MART_TABLES = (DAILY_GLUCOSE_METRICS, PERIOD_GLUCOSE_METRICS, AGP_PROFILE)
+MART_TABLES = SQL_MART_TABLES + GLUCOSE_MART_TABLES

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import duckdb
 
-from schemas.canonical import MART_TABLES
+from schemas.canonical import MART_TABLES, SQL_MART_TABLES
+from transforms.glucose.marts import glucose_marts, sensor_readings
 from transforms.ingest import record_validation
 from transforms.validate import ValidationOutcome, validate_frame
-from transforms.warehouse import query_frame, run, sql, transaction
+from transforms.warehouse import insert_frame, query_frame, run, sql, transaction
 
 
 def build_marts(con: duckdb.DuckDBPyConnection) -> list[ValidationOutcome]:
@@ -16,10 +17,14 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> list[ValidationOutcome]:
     Marts are derived data, so a failed expectation is recorded (and shown in reports)
     rather than quarantining anything.
     """
+    computed = glucose_marts(sensor_readings(con))
     with transaction(con):
         for spec in MART_TABLES:
             run(con, f"DELETE FROM {spec.name}")
+        for spec in SQL_MART_TABLES:
             run(con, f"INSERT INTO {spec.name} BY NAME {sql('marts', spec.name)}")
+        for name, frame in computed.items():
+            insert_frame(con, name, frame)
     outcomes = []
     with transaction(con):
         for spec in MART_TABLES:

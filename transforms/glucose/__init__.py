@@ -1,0 +1,1 @@
+"""Glucose analytics: consensus metrics, AGP, variability, meal responses, associations."""

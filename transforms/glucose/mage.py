@@ -1,0 +1,162 @@
+"""MAGE by the moving-average algorithm (Fernandes et al., J Diabetes Sci Technol 2022).
+
+Mean Amplitude of Glycemic Excursions (Service et al., Diabetes 1970): the mean height of
+excursions between turning points that exceed one SD. The moving-average version, iglu's
+default (`mage(version="ma")`, short window 5 and long window 32 grid points, segments split
+at gaps over 180 min, MAGE+ and MAGE− averaged weighted by segment duration), finds turning
+points where a short and a long moving average cross, takes the extreme value between
+crossings, and walks those extremes for excursions larger than the segment's SD.
+
+This is a port of iglu-python 0.4.3's algorithm onto glucomag's grid (see `series.py`, which
+never bridges gaps longer than 1.5 sensor intervals). Grid-level work (moving averages,
+crossings) is vectorised with numpy; the excursion walk runs over turning points — a handful
+per hour, not readings — because each step depends on the previous one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+SHORT_MA = 5
+LONG_MA = 32
+MAX_GAP_MIN = 180
+MIN_POINTS = 7
+
+
+def _trailing_mean(values: np.ndarray, window: int) -> np.ndarray:
+    """Mean of the non-missing values in each trailing window (pandas rolling, min_periods=1)."""
+    present = ~np.isnan(values)
+    sums = np.concatenate(([0.0], np.cumsum(np.where(present, values, 0.0))))
+    counts = np.concatenate(([0], np.cumsum(present)))
+    upper = np.arange(1, len(values) + 1)
+    lower = np.maximum(upper - window, 0)
+    n = counts[upper] - counts[lower]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (sums[upper] - sums[lower]) / n
+    means[n == 0] = np.nan
+    # iglu gives the first `window` points the value of the first full window
+    means[:window] = means[min(window, len(values)) - 1]
+    return means
+
+
+def _crossings(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Indexes where short − long MA changes sign, with type (1 = peak follows, 0 = nadir).
+
+    iglu records a crossing where the sign differs from the last non-missing delta; zero
+    deltas count as missing. The first and last points always open and close the list.
+    """
+    first_type = int(delta[0] > 0)
+    delta = np.where(delta == 0, np.nan, delta)
+    positions = np.flatnonzero(~np.isnan(delta))
+    signs = np.sign(delta[positions])
+    inner = positions[1:][signs[1:] != signs[:-1]]
+    ids = np.concatenate(([0], inner, [len(delta) - 1]))
+    types = np.concatenate(([first_type], (delta[inner] > 0).astype(int),
+                            [int(delta[-1] > 0)]))
+    return ids, types
+
+
+def _extrema(gl: np.ndarray, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
+    """The extreme value between consecutive crossings, each search starting at the last one."""
+    values = np.empty(len(ids) - 1)
+    start = int(ids[0])
+    for i in range(len(ids) - 1):
+        stretch = gl[start:int(ids[i + 1]) + 1]
+        pick = np.nanargmax if types[i] == 1 else np.nanargmin
+        offset = int(pick(stretch)) if not np.all(np.isnan(stretch)) else 0
+        values[i] = stretch[offset]
+        start += offset
+    return values
+
+
+def _excursions(extremes: np.ndarray, sd: float, upward: bool) -> list[float]:
+    """Heights of the excursions beyond one SD, walking the turning points in order.
+
+    Upward (MAGE+): from the lowest point since the last excursion to a peak that is then
+    followed by a fall of more than one SD (or the end). Downward (MAGE−) mirrors it.
+    """
+    sign = 1.0 if upward else -1.0
+    values = sign * extremes
+    found: list[float] = []
+    n = len(values)
+    j = prev_j = 0
+    while j < n:
+        rises = values[j] - values[prev_j:j + 1]
+        start = int(np.argmax(rises)) + prev_j
+        if rises.max() <= sd:
+            j += 1
+            continue
+        k = j
+        while k < n:
+            if values[k] >= values[j]:
+                j = k
+            if values[k] - values[j] < -sd or k == n - 1:
+                found.append(float(values[j] - values[start]))
+                prev_j = k if upward else j
+                j = k
+                break
+            k += 1
+    return found
+
+
+def _segment_mage(gl: np.ndarray) -> tuple[float, float]:
+    """MAGE+ and MAGE− of one gap-bounded segment (NaN where there is none)."""
+    present = gl[~np.isnan(gl)]
+    if len(gl) < MIN_POINTS or len(gl) < SHORT_MA or len(present) < 2 or np.std(
+            present, ddof=1) < 1:
+        return np.nan, np.nan
+    delta = _trailing_mean(gl, SHORT_MA) - _trailing_mean(gl, LONG_MA)
+    ids, types = _crossings(delta)
+    extremes = _extrema(gl, ids, types)
+    sd = float(np.std(present, ddof=1))
+    plus = _excursions(extremes, sd, upward=True)
+    minus = _excursions(extremes, sd, upward=False)
+    return (float(np.mean(plus)) if plus else np.nan,
+            float(np.mean(minus)) if minus else np.nan)
+
+
+def _segments(grid_ts_s: np.ndarray, gl: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of stretches split where consecutive values are > 180 min apart."""
+    present = np.flatnonzero(~np.isnan(gl))
+    if len(present) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(grid_ts_s[present]) > MAX_GAP_MIN * 60)
+    starts = np.concatenate(([present[0]], present[breaks + 1]))
+    ends = np.concatenate((present[breaks], [present[-1]])) + 1
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def mage_ma(grid_ts_s: np.ndarray, gl: np.ndarray) -> float:
+    """MAGE (mg/dL) of one subject's grid values: mean of MAGE+ and MAGE− over segments,
+    weighted by segment duration (iglu `direction="avg"`).
+
+    `grid_ts_s`: grid times in seconds (5-minute steps); `gl`: values, NaN in gaps.
+    """
+    heights, weights = [], []
+    for start, end in _segments(grid_ts_s, gl):
+        duration = grid_ts_s[end - 1] - grid_ts_s[start]
+        for value in _segment_mage(gl[start:end]):
+            if not np.isnan(value):
+                heights.append(value)
+                weights.append(duration)
+    if not heights:
+        return float("nan")
+    w = np.asarray(weights, dtype=float)
+    if w.sum() == 0:
+        return float(np.mean(heights))
+    return float(np.sum(np.asarray(heights) * w / w.sum()))
+
+
+def mage_by(grid: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """MAGE per group of grid points (e.g. subject and period): `keys` + `mage_mg_dl`."""
+    ordered = grid.sort([*keys, "grid_ts_utc"]).with_columns(
+        ts_s=pl.col("grid_ts_utc").dt.epoch("s").cast(pl.Float64),
+        gl=pl.col("glucose_mg_dl").fill_null(float("nan")),
+    )
+    rows = []
+    for group_key, part in ordered.partition_by(keys, as_dict=True, maintain_order=True).items():
+        value = mage_ma(part["ts_s"].to_numpy(), part["gl"].to_numpy())
+        rows.append((*group_key, None if np.isnan(value) else value))
+    schema = {k: grid.schema[k] for k in keys} | {"mage_mg_dl": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row")

@@ -1,0 +1,46 @@
+"""The glucose marts, computed in polars from the public views and stored by `build_marts`."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from schemas.canonical import AGP_PROFILE, DAILY_GLUCOSE_METRICS, PERIOD_GLUCOSE_METRICS
+from transforms.glucose.agp import agp_profile
+from transforms.glucose.metrics import glucose_metrics
+from transforms.warehouse import query_frame
+
+SENSOR_READINGS_SQL = """
+SELECT subject_id, device, ts_utc, local_ts, local_date, glucose_mg_dl, out_of_range
+FROM glucose_readings
+WHERE kind = 'sensor'
+  AND ($start::DATE IS NULL OR local_date >= $start::DATE - INTERVAL 1 DAY)
+  AND ($end::DATE IS NULL OR local_date <= $end::DATE)
+ORDER BY subject_id, ts_utc
+"""
+
+
+def sensor_readings(con: duckdb.DuckDBPyConnection, start: object = None,
+                    end: object = None) -> pl.DataFrame:
+    """CGM readings (Low/High included, scans and fingersticks left out), with the day before
+    `start` for the 24-hour lag of MODD."""
+    return query_frame(con, SENSOR_READINGS_SQL, {"start": start, "end": end})
+
+
+def glucose_marts(readings: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Daily, weekly and monthly metrics and the monthly AGP, shaped as their specs."""
+    daily = glucose_metrics(readings, by="day").rename({"period_start": "local_date"})
+    periods = pl.concat([
+        glucose_metrics(readings, by=kind).with_columns(period=pl.lit(kind))
+        for kind in ("week", "month")
+    ])
+    months = readings.with_columns(
+        period_start=pl.col("local_date").dt.truncate("1mo"),
+        period_end=pl.col("local_date").dt.month_end(),
+    )
+    agp = agp_profile(months, ["subject_id", "period_start", "period_end"])
+    return {
+        spec.name: frame.select(pl.col(c.name).cast(c.polars_type) for c in spec.columns)
+        for spec, frame in ((DAILY_GLUCOSE_METRICS, daily), (PERIOD_GLUCOSE_METRICS, periods),
+                            (AGP_PROFILE, agp))
+    }
