@@ -226,6 +226,21 @@ def _wear_pct(start: date | None, end: date | None, by_time_of_day: bool) -> pl.
     return (100 * pl.col("covered_min") / minutes).clip(upper_bound=100.0).alias("wear_pct")
 
 
+def _variability(sensor: pl.DataFrame, keys: list[str], by: Period, start: date | None,
+                 end: date | None, by_time_of_day: bool) -> list[pl.DataFrame]:
+    """MODD, CONGA(1) and (not per time of day) MAGE per group, from the 5-minute grid."""
+    grid = glucose_grid(sensor)
+    parts = [
+        _with_periods(lagged_pairs(grid, timedelta(days=1)), by, start, end, by_time_of_day)
+        .group_by(keys).agg(modd()),
+        _with_periods(lagged_pairs(grid, timedelta(hours=1)), by, start, end, by_time_of_day)
+        .group_by(keys).agg(conga1()),
+    ]
+    if not by_time_of_day:
+        parts.append(mage_by(_with_periods(grid, by, start, end, False), keys))
+    return parts
+
+
 def glucose_metrics(
     readings: pl.DataFrame,
     *,
@@ -233,6 +248,7 @@ def glucose_metrics(
     start: date | None = None,
     end: date | None = None,
     by_time_of_day: bool = False,
+    variability: bool = True,
 ) -> pl.DataFrame:
     """Every metric in `METRIC_COLUMNS` per subject and period (and time of day if asked).
 
@@ -241,6 +257,7 @@ def glucose_metrics(
     `by`: day, ISO week, calendar month or the whole `start`–`end` range. A day's MODD and
     CONGA may reach into the day before (their lag), so readings before `start` are used for
     those lags only. MAGE is per period, not per time of day (it follows whole excursions).
+    `variability=False` leaves MODD, CONGA and MAGE null (the consensus set only).
     """
     keys = ["subject_id", "period_start", "period_end"] + (
         ["time_of_day"] if by_time_of_day else [])
@@ -255,20 +272,12 @@ def glucose_metrics(
     periods = _with_periods(sensor, by, start, end, by_time_of_day)
     consensus = periods.group_by(keys).agg(metric() for metric in CONSENSUS)
 
-    grid = glucose_grid(sensor)
-    variability = [
-        _with_periods(lagged_pairs(grid, timedelta(days=1)), by, start, end, by_time_of_day)
-        .group_by(keys).agg(modd()),
-        _with_periods(lagged_pairs(grid, timedelta(hours=1)), by, start, end, by_time_of_day)
-        .group_by(keys).agg(conga1()),
-    ]
-    if not by_time_of_day:
-        variability.append(mage_by(_with_periods(grid, by, start, end, False), keys))
     result = consensus
-    for part in variability:
+    for part in _variability(sensor, keys, by, start, end, by_time_of_day) if variability else ():
         result = result.join(part, on=keys, how="left", nulls_equal=True)
-    if by_time_of_day:
-        result = result.with_columns(mage_mg_dl=pl.lit(None, dtype=pl.Float64))
+    result = result.with_columns(pl.lit(None, dtype=pl.Float64).alias(name)
+                                 for name in ("modd_mg_dl", "conga1_mg_dl", "mage_mg_dl")
+                                 if name not in result.columns)
     return (
         result.with_columns(_wear_pct(start, end, by_time_of_day))
         .select(*keys, *METRIC_COLUMNS)
