@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from pydantic import ValidationError
 
@@ -156,6 +157,90 @@ def report(
     path = write_period_report(settings, start, end, kind="monthly", label=month)
     typer.echo(f"report: {path.resolve()}")
     typer.echo(INFORMATIONAL)
+
+
+@app.command()
+def metrics(
+    from_: Annotated[str | None, typer.Option("--from", help="First day, YYYY-MM-DD.")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Last day, YYYY-MM-DD.")] = None,
+    month: Annotated[str | None, typer.Option("--month", help="A calendar month, YYYY-MM.")
+                     ] = None,
+    by: Annotated[str, typer.Option(
+        "--by", help="One row per day, week, month, or the whole range.")] = "range",
+    time_of_day: Annotated[bool, typer.Option(
+        "--time-of-day", help="Split each period into night/morning/afternoon/evening.")
+    ] = False,
+    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    home: HomeOption = None,
+) -> None:
+    """Glucose metrics (consensus set, AGP-based variability) for a period; default: the
+    last 14 days with data."""
+    import json
+
+    from transforms.glucose.marts import period_metrics
+    from transforms.glucose.metrics import METRICS_VERSION
+    from transforms.pipeline import warehouse
+
+    if by not in ("day", "week", "month", "range"):
+        raise UsageError(f"--by '{by}' is not one of day, week, month, range")
+    if output not in ("table", "json", "csv"):
+        raise UsageError(f"--format '{output}' is not one of table, json, csv")
+    start, end = _metric_range(from_, to, month)
+    with warehouse(_settings(home)) as con:
+        frame = period_metrics(con, start, end, by, by_time_of_day=time_of_day)
+    if frame.is_empty():
+        raise UsageError("no CGM sensor readings in that period")
+    frame = frame.with_columns(pl.col("period_start", "period_end").cast(pl.String))
+    if output == "csv":
+        typer.echo(frame.write_csv(), nl=False)
+        typer.echo(INFORMATIONAL, err=True)
+        return
+    if output == "json":
+        typer.echo(json.dumps({"informational_only": INFORMATIONAL, "definitions": METRICS_VERSION,
+                               "metrics": frame.to_dicts()}, indent=2))
+        return
+    _print_metrics_table(frame)
+    typer.echo(f"Definitions: {METRICS_VERSION}.")
+    typer.echo(INFORMATIONAL)
+
+
+def _metric_range(from_: str | None, to: str | None, month: str | None
+                  ) -> tuple[date | None, date | None]:
+    from reports.data import month_bounds
+
+    if month is not None:
+        if from_ or to:
+            raise UsageError("use either --month or --from/--to, not both")
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            raise UsageError(f"--month '{month}' is not YYYY-MM")
+        return month_bounds(date.fromisoformat(f"{month}-01"))
+    days = []
+    for option, text in (("--from", from_), ("--to", to)):
+        try:
+            days.append(date.fromisoformat(text) if text else None)
+        except ValueError:
+            raise UsageError(f"{option} '{text}' is not YYYY-MM-DD") from None
+    if days[0] and days[1] and days[0] > days[1]:
+        raise UsageError("--from is after --to")
+    return days[0], days[1]
+
+
+def _print_metrics_table(frame: pl.DataFrame) -> None:
+    """Metrics down the side, periods across: easier to read than 20 columns."""
+    from rich.console import Console
+    from rich.table import Table
+
+    label_columns = [c for c in ("period_start", "period_end", "time_of_day") if c in frame.columns]
+    table = Table(title="Glucose metrics (sensor readings)")
+    table.add_column("metric")
+    for row in frame.iter_rows(named=True):
+        table.add_column(" ".join(str(row[c]) for c in label_columns), justify="right")
+    for name in frame.columns:
+        if name in ("subject_id", *label_columns):
+            continue
+        table.add_row(name, *(_number(v, 2) if isinstance(v, float) else str(v)
+                              for v in frame[name].to_list()))
+    Console(soft_wrap=True).print(table, markup=False)
 
 
 @app.command()

@@ -93,12 +93,15 @@ def test_report_is_written_and_marked_informational(nightly_home):
 
 def test_every_stage_was_validated(nightly_home):
     settings, result = nightly_home
-    assert [m["success"] for m in result["marts"]] == [True]
+    from schemas.canonical import MART_TABLES
+
+    assert [m["success"] for m in result["marts"]] == [True] * len(MART_TABLES)
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         stages = con.execute("SELECT stage, bool_and(success), count(*) FROM validation_runs "
                              "GROUP BY stage ORDER BY stage").fetchall()
-    assert stages == [("enriched food entries", True, 1), ("mart daily_summary", True, 1),
-                      ("staged food rows", True, 1), ("staged glucose rows", True, 1)]
+    marts = sorted((f"mart {spec.name}", True, 1) for spec in MART_TABLES)
+    assert stages == sorted([("enriched food entries", True, 1), *marts,
+                             ("staged food rows", True, 1), ("staged glucose rows", True, 1)])
 
 
 def test_personal_data_from_the_export_is_never_stored(nightly_home):
@@ -125,3 +128,53 @@ def test_second_run_changes_nothing(nightly_home):
     after = _snapshot(settings.warehouse)
     for table in TABLES:
         assert after[table].equals(before[table]), table
+
+
+def test_glucose_marts_agree_with_the_generators_truth_and_with_daily_summary(nightly_home):
+    """Per-day metrics from the polars marts vs the generator's own numbers and the SQL mart."""
+    settings, _ = nightly_home
+    truth = pl.read_csv(SAMPLE_DATA / "ground_truth" / "daily.csv", try_parse_dates=True)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        daily = query_frame(con, "SELECT m.*, s.glucose_in_range_share, s.glucose_readings "
+                                 "FROM daily_glucose_metrics m JOIN daily_summary s "
+                                 "USING (subject_id, local_date) ORDER BY local_date")
+        months = query_frame(con, "SELECT * FROM period_glucose_metrics "
+                                  "WHERE period = 'month' ORDER BY period_start")
+        agp = query_frame(con, "SELECT * FROM agp_profile")
+    joined = daily.join(truth, on="local_date")
+    assert joined.height == TRUTH["date_range"]["days"]
+    assert (joined["mean_mg_dl"] - joined["glucose_mean_mg_dl"]).abs().max() < 5e-5
+    assert (joined["tir_70_180_pct"] / 100 - joined["glucose_in_range_share"]).abs().max() < 1e-9
+    assert (joined["readings"] == joined["glucose_readings"]).all()
+    assert months["readings"].sum() == TRUTH["dexcom"]["egv_rows"]
+    assert agp.height == 96 * months.height
+    # the AGP's median stays between its quartiles in every bin
+    assert (agp["p25_mg_dl"] <= agp["p50_mg_dl"]).all()
+    assert (agp["p50_mg_dl"] <= agp["p75_mg_dl"]).all()
+
+
+def test_metrics_command_prints_the_documented_names_as_json(nightly_home):
+    import subprocess
+    import sys
+
+    settings, _ = nightly_home
+    last = TRUTH["date_range"]["last"]
+    result = subprocess.run(
+        [sys.executable, "-m", "glucomag", "metrics", "--home", str(settings.home),
+         "--month", last[:7], "--by", "week", "--format", "json"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert "Informational only" in document["informational_only"]
+    names = ("subject_id, period_start, period_end, days_with_data, readings, wear_pct, "
+             "mean_mg_dl, sd_mg_dl, cv_pct, gmi_pct, ea1c_pct, tir_70_180_pct, "
+             "titr_70_140_pct, tbr_below_70_pct, tbr_below_54_pct, tar_above_180_pct, "
+             "tar_above_250_pct, mage_mg_dl, modd_mg_dl, conga1_mg_dl, lbgi, hbgi, j_index")
+    rows = document["metrics"]
+    assert rows and all(list(row) == names.split(", ") for row in rows)
+    assert all(row["period_start"] >= f"{last[:7]}-01" for row in rows)
+    bad = subprocess.run([sys.executable, "-m", "glucomag", "metrics", "--home",
+                          str(settings.home), "--by", "year"],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
+    assert "--by 'year'" in bad.stderr

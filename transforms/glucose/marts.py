@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import duckdb
 import polars as pl
 
 from schemas.canonical import AGP_PROFILE, DAILY_GLUCOSE_METRICS, PERIOD_GLUCOSE_METRICS
 from transforms.glucose.agp import agp_profile
-from transforms.glucose.metrics import glucose_metrics
-from transforms.warehouse import query_frame
+from transforms.glucose.metrics import Period, glucose_metrics
+from transforms.warehouse import query_frame, run
 
 SENSOR_READINGS_SQL = """
 SELECT subject_id, device, ts_utc, local_ts, local_date, glucose_mg_dl, out_of_range
@@ -20,8 +22,8 @@ ORDER BY subject_id, ts_utc
 """
 
 
-def sensor_readings(con: duckdb.DuckDBPyConnection, start: object = None,
-                    end: object = None) -> pl.DataFrame:
+def sensor_readings(con: duckdb.DuckDBPyConnection, start: date | None = None,
+                    end: date | None = None) -> pl.DataFrame:
     """CGM readings (Low/High included, scans and fingersticks left out), with the day before
     `start` for the 24-hour lag of MODD."""
     return query_frame(con, SENSOR_READINGS_SQL, {"start": start, "end": end})
@@ -44,3 +46,24 @@ def glucose_marts(readings: pl.DataFrame) -> dict[str, pl.DataFrame]:
         for spec, frame in ((DAILY_GLUCOSE_METRICS, daily), (PERIOD_GLUCOSE_METRICS, periods),
                             (AGP_PROFILE, agp))
     }
+
+
+DEFAULT_DAYS = 14  # the consensus minimum for a period summary (Battelino 2019)
+
+
+def period_metrics(con: duckdb.DuckDBPyConnection, start: date | None, end: date | None,
+                   by: Period, by_time_of_day: bool = False) -> pl.DataFrame:
+    """Metrics for any range, computed now from the stored readings.
+
+    Without `start`/`end`: the last 14 days up to the last sensor reading.
+    """
+    if end is None:
+        end = run(con, "SELECT max(local_date) FROM glucose_readings WHERE kind = 'sensor'")[0][0]
+        if end is None:
+            return pl.DataFrame()
+    if start is None:
+        start = end - timedelta(days=DEFAULT_DAYS - 1)
+    readings = sensor_readings(con, start, end)
+    if readings.is_empty():
+        return pl.DataFrame()
+    return glucose_metrics(readings, by=by, start=start, end=end, by_time_of_day=by_time_of_day)

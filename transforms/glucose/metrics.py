@@ -39,6 +39,7 @@ LOW = pl.col("out_of_range") == "below_range"
 HIGH = pl.col("out_of_range") == "above_range"
 
 TIME_OF_DAY_BUCKETS = (("night", 0), ("morning", 6), ("afternoon", 12), ("evening", 18))
+TIME_OF_DAY = pl.Enum([name for name, _ in TIME_OF_DAY_BUCKETS])  # sorts in clock order
 
 METRIC_COLUMNS = (
     "days_with_data", "readings", "wear_pct", "mean_mg_dl", "sd_mg_dl", "cv_pct", "gmi_pct",
@@ -170,7 +171,7 @@ def time_of_day_bucket(local_ts: pl.Expr) -> pl.Expr:
     expr = pl.lit(TIME_OF_DAY_BUCKETS[0][0])
     for name, first_hour in TIME_OF_DAY_BUCKETS[1:]:
         expr = pl.when(hour >= first_hour).then(pl.lit(name)).otherwise(expr)
-    return expr
+    return expr.cast(TIME_OF_DAY)
 
 
 def _period_start(by: Period, start: date | None) -> pl.Expr:
@@ -203,24 +204,25 @@ def _with_periods(frame: pl.DataFrame, by: Period, start: date | None, end: date
         frame = frame.filter(pl.col("local_date") <= end)
     frame = frame.with_columns(period_start=_period_start(by, start)).with_columns(
         period_end=_period_end(by, end))
+    # a week or month cut by the requested range is reported as the part inside it
+    if start is not None:
+        frame = frame.with_columns(
+            period_start=pl.max_horizontal("period_start", pl.lit(start, pl.Date)))
+    if end is not None:
+        frame = frame.with_columns(
+            period_end=pl.min_horizontal("period_end", pl.lit(end, pl.Date)))
     if by_time_of_day:
         frame = frame.with_columns(time_of_day=time_of_day_bucket(pl.col("local_ts")))
     return frame
 
 
-def _wear_pct(start: date | None, end: date | None, by_time_of_day: bool) -> pl.Expr:
+def _wear_pct(by_time_of_day: bool) -> pl.Expr:
     """Wear, %: 100 × minutes covered by readings / minutes in the period (capped at 100).
 
     Equals iglu's `active_percent` with `range_type="manual"` for a single 5-minute device:
-    readings / (days × 288). Days of a period outside the requested range are not counted.
+    readings / (days × 288). Periods are already cut to the requested range.
     """
-    first = pl.col("period_start")
-    last = pl.col("period_end")
-    if start is not None:
-        first = pl.max_horizontal(first, pl.lit(start, dtype=pl.Date))
-    if end is not None:
-        last = pl.min_horizontal(last, pl.lit(end, dtype=pl.Date))
-    minutes = ((last - first).dt.total_days() + 1) * 1440.0
+    minutes = ((pl.col("period_end") - pl.col("period_start")).dt.total_days() + 1) * 1440.0
     if by_time_of_day:
         minutes = minutes / len(TIME_OF_DAY_BUCKETS)
     return (100 * pl.col("covered_min") / minutes).clip(upper_bound=100.0).alias("wear_pct")
@@ -279,7 +281,7 @@ def glucose_metrics(
                                  for name in ("modd_mg_dl", "conga1_mg_dl", "mage_mg_dl")
                                  if name not in result.columns)
     return (
-        result.with_columns(_wear_pct(start, end, by_time_of_day))
+        result.with_columns(_wear_pct(by_time_of_day))
         .select(*keys, *METRIC_COLUMNS)
         .sort(keys)
     )
