@@ -18,15 +18,17 @@ FROM glucose_readings
 WHERE kind = 'sensor'
   AND ($start::DATE IS NULL OR local_date >= $start::DATE - INTERVAL 1 DAY)
   AND ($end::DATE IS NULL OR local_date <= $end::DATE)
+  AND ($subject_id::VARCHAR IS NULL OR subject_id = $subject_id::VARCHAR)
 ORDER BY subject_id, ts_utc
 """
 
 
 def sensor_readings(con: duckdb.DuckDBPyConnection, start: date | None = None,
-                    end: date | None = None) -> pl.DataFrame:
+                    end: date | None = None, subject_id: str | None = None) -> pl.DataFrame:
     """CGM readings (Low/High included, scans and fingersticks left out), with the day before
     `start` for the 24-hour lag of MODD."""
-    return query_frame(con, SENSOR_READINGS_SQL, {"start": start, "end": end})
+    return query_frame(con, SENSOR_READINGS_SQL,
+                       {"start": start, "end": end, "subject_id": subject_id})
 
 
 def glucose_marts(readings: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -67,3 +69,18 @@ def period_metrics(con: duckdb.DuckDBPyConnection, start: date | None, end: date
     if readings.is_empty():
         return pl.DataFrame()
     return glucose_metrics(readings, by=by, start=start, end=end, by_time_of_day=by_time_of_day)
+
+
+# One row per subject and day with food or glucose: the inputs of the daily associations.
+DAILY_ASSOCIATION_SQL = """
+SELECT s.subject_id, s.local_date,
+       CASE WHEN s.food_entries > 0 THEN s.magnesium_known_mg END AS magnesium_known_mg,
+       CASE WHEN s.food_entries > 0
+            THEN 100.0 * s.entries_with_magnesium / s.food_entries END AS magnesium_coverage_pct,
+       g.wear_pct, g.mean_mg_dl, g.cv_pct, g.tir_70_180_pct
+FROM daily_summary AS s
+LEFT JOIN daily_glucose_metrics AS g USING (subject_id, local_date)
+WHERE ($subject_id::VARCHAR IS NULL OR s.subject_id = $subject_id::VARCHAR)
+  AND ($end::DATE IS NULL OR s.local_date <= $end::DATE)
+ORDER BY s.subject_id, s.local_date
+"""
