@@ -79,7 +79,12 @@ def _print_nightly(result: dict) -> None:
 
 def _run_nightly(settings: Settings) -> dict:
     from flows.nightly import nightly
+    from transforms.pipeline import warehouse
 
+    # Wait for another run here, before the flow: giving up is then one line, not a failed
+    # task (and an older warehouse is upgraded once, before the tasks open it).
+    with warehouse(settings):
+        pass
     return nightly(home=str(settings.home))
 
 
@@ -144,9 +149,12 @@ def run_nightly(home: HomeOption = None) -> None:
 def report(
     month: Annotated[str, typer.Option("--month", help="Month to report, YYYY-MM.")],
     home: HomeOption = None,
+    pdf: Annotated[bool, typer.Option(
+        "--pdf", help="Also print it to a PDF beside it (needs Chromium or Chrome).")] = False,
 ) -> None:
     """Write the report for one calendar month."""
     from reports.data import month_bounds, write_period_report
+    from reports.pdf import PdfError, html_to_pdf
     from transforms.pipeline import rebuild_marts
 
     if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
@@ -156,6 +164,11 @@ def report(
     start, end = month_bounds(date.fromisoformat(f"{month}-01"))
     path = write_period_report(settings, start, end, kind="monthly", label=month)
     typer.echo(f"report: {path.resolve()}")
+    if pdf:
+        try:
+            typer.echo(f"pdf: {html_to_pdf(path, path.with_suffix('.pdf')).resolve()}")
+        except PdfError as error:
+            raise UsageError(str(error)) from None
     typer.echo(INFORMATIONAL)
 
 
@@ -241,6 +254,30 @@ def _print_metrics_table(frame: pl.DataFrame) -> None:
         table.add_row(name, *(_number(v, 2) if isinstance(v, float) else str(v)
                               for v in frame[name].to_list()))
     Console(soft_wrap=True).print(table, markup=False)
+
+
+@app.command()
+def export(
+    file_format: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder to write to (default: <home>/export/<timestamp>/).")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Write every table and public view of your data to files (mode 0600)."""
+    from transforms.export import FORMATS, ExportError, default_folder, export_warehouse
+    from transforms.pipeline import warehouse
+
+    if file_format not in FORMATS:
+        raise UsageError(f"--format '{file_format}' is not one of {', '.join(FORMATS)}")
+    settings = _settings(home)
+    try:
+        with warehouse(settings) as con:
+            result = export_warehouse(con, out or default_folder(settings.home), file_format)
+    except ExportError as error:
+        raise UsageError(str(error)) from None
+    typer.echo(f"exported {len(result.rows)} tables and views "
+               f"({sum(result.rows.values())} rows) to {result.folder.resolve()}")
+    typer.echo("These files hold your personal health data: keep them private.")
 
 
 @app.command()
@@ -438,9 +475,11 @@ def pull_nightscout(
 def main() -> None:
     import duckdb
 
+    from transforms.migrations import WarehouseError
+
     try:
         app()
-    except UsageError as error:
+    except (UsageError, WarehouseError) as error:
         typer.echo(f"error: {error}", err=True)
         sys.exit(2)
     except duckdb.IOException as error:

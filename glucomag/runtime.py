@@ -18,7 +18,9 @@ QUIET = {
 
 def configure_prefect(prefect_home: Path, log_level: str = "WARNING") -> None:
     """Point Prefect at a home inside the data folder, analytics off, before it is imported."""
-    prefect_home.mkdir(parents=True, exist_ok=True)
+    if not prefect_home.is_dir():
+        prefect_home.mkdir(parents=True, exist_ok=True)
+        prefect_home.chmod(0o700)  # its database holds flow-run logs: the user's only
     os.environ["PREFECT_HOME"] = str(prefect_home.resolve())
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", log_level)
     for key, value in QUIET.items():

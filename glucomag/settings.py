@@ -74,8 +74,12 @@ class Settings(BaseSettings):
         return self.home / ".prefect"
 
     def create_folders(self) -> None:
-        for folder in (self.inbox, self.archive, self.quarantine, self.reports):
-            folder.mkdir(parents=True, exist_ok=True)
+        """Create the data folder and its subfolders readable by the user only (0700, whatever
+        the umask): they hold health data. Folders that already exist keep their mode."""
+        for folder in (self.home, self.inbox, self.archive, self.quarantine, self.reports):
+            if not folder.is_dir():
+                folder.mkdir(parents=True, exist_ok=True)
+                folder.chmod(0o700)
 
 
 def load_settings(home: Path | None = None, **explicit: object) -> Settings:

@@ -3,6 +3,10 @@
 detect → read → conform → validate (GX) → store new rows, quarantine failing rows with their
 reasons, log the batch, enrich → commit. The same file again (by sha256) stores nothing;
 rows already stored from an overlapping file are recognised by their natural-key id.
+
+Crash safety: everything the warehouse keeps about a file is written in that one
+transaction, so a crash (`crash_point`s mark the steps the tests kill the process at) leaves
+the warehouse as it was before the file or as after it — never in between.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from schemas.canonical import (
     GLUCOSE_SOURCE_PRIORITY,
     STAGED,
 )
+from transforms.crashpoints import crash_point
 from transforms.importers import FORMATS, conform, read_file
 from transforms.importers.base import BadFileError, sha256_of
 from transforms.magnesium.enrich import enrich_entries
@@ -92,8 +97,19 @@ def log_failure(
     con: duckdb.DuckDBPyConnection, name: str, sha256: str, started: datetime,
     error: BadFileError,
 ) -> ImportSummary:
-    """Record a file (or archive member) that could not be imported at all."""
+    """Record a file (or archive member) that could not be imported at all.
+
+    The same content failing the same way again (a re-run after a crash between this log and
+    the file's move to quarantine, or the same bad file dropped twice) is logged once.
+    """
     with transaction(con):
+        logged = run(con, "SELECT min(batch_id) FROM core_import_batches WHERE status = "
+                          "'failed' AND sha256 = $sha256 AND file_name = $name "
+                          "AND message = $message",
+                     {"sha256": sha256, "name": name, "message": str(error)})[0][0]
+        if logged is not None:
+            return ImportSummary(file_name=name, sha256=sha256, status="failed",
+                                 batch_id=logged, message=str(error))
         batch_id = run(con, "SELECT nextval('batch_id_seq')")[0][0]
         run(
             con,
@@ -109,6 +125,8 @@ def log_failure(
                 "message": str(error),
             },
         )
+        crash_point("ingest:failure_logging")
+    crash_point("ingest:failure_logged")
     return ImportSummary(
         file_name=name, sha256=sha256, status="failed", batch_id=batch_id, message=str(error)
     )
@@ -192,7 +210,8 @@ def import_file(
         imported = read_file(path, timezone, format_name)
         staged = conform(imported)
     except BadFileError as error:
-        return log_failure(con, name, sha256, started, error)
+        return log_failure(con, name, sha256, started, error.named(name))
+    crash_point("ingest:read")
     spec = STAGED[imported.kind]
     outcome = validate_frame(staged, spec, stage=f"staged {imported.kind} rows")
     rejected = quarantine_rows(staged, outcome)
@@ -203,12 +222,15 @@ def import_file(
 
     with transaction(con):
         batch_id = run(con, "SELECT nextval('batch_id_seq')")[0][0]
+        crash_point("ingest:batch_id")
         batch_rows = staged_rows.with_columns(
             pl.lit(subject_id).alias("subject_id"), pl.lit(imported.format).alias("source"),
             pl.lit(batch_id, pl.Int64).alias("batch_id"))
         with registered(con, "staged_rows", batch_rows):
             run(con, f"CREATE OR REPLACE TEMP VIEW {stg_table} AS {sql('staging', stg_table)}")
+            crash_point("ingest:staged")
             run(con, sql("staging", core_table))
+            crash_point("ingest:inserted")
         stored = run(
             con,
             f"SELECT count(*) FROM {core_table} WHERE batch_id = $batch_id",
@@ -217,16 +239,21 @@ def import_file(
         superseded = replaced = 0
         if imported.kind == "food":
             enrich_entries(con)
+            crash_point("ingest:enriched")
             record_validation(con, validate_enriched(con, batch_id), batch_id)
+            crash_point("ingest:enrichment_logged")
         else:
             superseded, replaced = merge_glucose(con, batch_id, source_priority, clock_skew_s)
+            crash_point("ingest:merged")
         quarantine = rejected.with_columns(
             pl.lit(batch_id).alias("batch_id"),
             pl.lit(name).alias("file_name"),
             pl.lit(imported.kind).alias("kind"),
         )
         insert_frame(con, "quarantined_rows", quarantine)
+        crash_point("ingest:quarantined_rows")
         record_validation(con, outcome, batch_id)
+        crash_point("ingest:validation_logged")
         summary = ImportSummary(
             file_name=name,
             sha256=sha256,
@@ -242,11 +269,14 @@ def import_file(
             rows_replaced=replaced,
             notice=getattr(FORMATS[imported.format], "USER_NOTICE", None),
         )
+        # Columns by name: a warehouse upgraded by a migration has them in another order.
         run(
             con,
-            "INSERT INTO core_import_batches VALUES ($batch_id, $file_name, $sha256, $format, "
-            "$rows_read, $rows_stored, $rows_duplicate, $rows_quarantined, $rows_skipped, "
-            "$rows_superseded, $rows_replaced, $started_at, now(), 'stored', NULL)",
+            "INSERT INTO core_import_batches (batch_id, file_name, sha256, format, rows_read, "
+            "rows_stored, rows_duplicate, rows_quarantined, rows_skipped, rows_superseded, "
+            "rows_replaced, started_at, finished_at, status) VALUES ($batch_id, $file_name, "
+            "$sha256, $format, $rows_read, $rows_stored, $rows_duplicate, $rows_quarantined, "
+            "$rows_skipped, $rows_superseded, $rows_replaced, $started_at, now(), 'stored')",
             {
                 key: value
                 for key, value in asdict(summary).items()
@@ -254,4 +284,6 @@ def import_file(
             }
             | {"started_at": started},
         )
+        crash_point("ingest:before_commit")
+    crash_point("ingest:committed")
     return summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 import duckdb
 
 from schemas.canonical import MART_TABLES, SQL_MART_TABLES
+from transforms.crashpoints import crash_point
 from transforms.glucose.marts import glucose_marts, sensor_readings
 from transforms.ingest import record_validation
 from transforms.validate import ValidationOutcome, validate_frame
@@ -21,10 +22,13 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> list[ValidationOutcome]:
     with transaction(con):
         for spec in MART_TABLES:
             run(con, f"DELETE FROM {spec.name}")
+        crash_point("marts:cleared")
         for spec in SQL_MART_TABLES:
             run(con, f"INSERT INTO {spec.name} BY NAME {sql('marts', spec.name)}")
         for name, frame in computed.items():
             insert_frame(con, name, frame)
+        crash_point("marts:inserted")
+    crash_point("marts:built")
     outcomes = []
     with transaction(con):
         for spec in MART_TABLES:
@@ -32,6 +36,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> list[ValidationOutcome]:
             outcome = validate_frame(frame.cast(dict(spec.polars_schema())), spec,
                                      stage=f"mart {spec.name}")
             record_validation(con, outcome, batch_id=None)
+            crash_point("marts:validation_logging")
             outcomes.append(outcome)
+    crash_point("marts:validated")
     return outcomes
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ import duckdb
 import polars as pl
 
 from glucomag.settings import Settings
+from transforms.crashpoints import crash_point
 from transforms.importers import IMPORTERS, detect_formats
 from transforms.importers.archive import extract_members, is_archive, member_name
 from transforms.importers.base import BadFileError, amount_and_unit, mass_grams, sha256_of
@@ -45,12 +48,46 @@ def warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
+def _place(source: Path, target: Path, keep_original: bool, step: str) -> None:
+    """Copy or move `source` to `target` so that a crash never loses it: a move within one
+    file system is a single rename; otherwise the copy is written under a temporary name,
+    synced and renamed into place, and only then is the source removed (a crash in between
+    leaves it in both places, and the next run finishes the move)."""
+    if not keep_original:
+        try:
+            os.replace(source, target)
+            crash_point(f"{step}:placed")
+            return
+        except OSError as error:
+            if error.errno != errno.EXDEV:
+                raise
+    partial = target.with_name(f".{target.name}.part")
+    shutil.copy2(source, partial)
+    with partial.open("rb") as written:
+        os.fsync(written.fileno())
+    crash_point(f"{step}:copied")
+    os.replace(partial, target)
+    crash_point(f"{step}:placed")
+    if not keep_original:
+        folder = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)  # the rename is on disk before the source goes
+        finally:
+            os.close(folder)
+        source.unlink()
+
+
 def _quarantine_file(settings: Settings, path: Path, sha256: str, reason: str,
                      keep_original: bool) -> Path:
-    """Put an unreadable file in quarantine/ with `<name>.reason.txt` beside it."""
+    """Put an unreadable file in quarantine/ with `<name>.reason.txt` beside it (the reason
+    first: a crash before the file follows leaves the file in the inbox for the next run)."""
     target = settings.quarantine / f"{sha256[:12]}-{path.name}"
-    (shutil.copy2 if keep_original else shutil.move)(path, target)
-    target.with_name(target.name + ".reason.txt").write_text(reason + "\n")
+    reason_file = target.with_name(target.name + ".reason.txt")
+    partial = reason_file.with_name(f".{reason_file.name}.part")
+    partial.write_text(reason + "\n")
+    os.replace(partial, reason_file)
+    crash_point("quarantine:reason_written")
+    _place(path, target, keep_original, "quarantine")
     return target
 
 
@@ -60,13 +97,13 @@ def _archive_file(settings: Settings, path: Path, sha256: str, keep_original: bo
     target = settings.archive / f"{sha256}{path.suffix.lower()}"
     mapping = mapping_path(path)
     if mapping is not None:
-        (shutil.copy2 if keep_original else shutil.move)(
-            mapping, target.with_name(target.name + MAPPING_SUFFIX))
-    if target.exists():
+        _place(mapping, target.with_name(target.name + MAPPING_SUFFIX), keep_original,
+               "archive_mapping")
+    if target.exists():  # complete: files only ever appear there by an atomic rename
         if not keep_original:
             path.unlink()
     else:
-        (shutil.copy2 if keep_original else shutil.move)(path, target)
+        _place(path, target, keep_original, "archive")
     return target
 
 
@@ -106,10 +143,17 @@ def import_and_file(settings: Settings, path: Path, keep_original: bool,
             summaries.append(log_failure(con, path.name, sha256, datetime.now(UTC), error))
         for member, name in members:
             for member_format in _formats(member, format_name):
-                summaries.append(import_file(
+                summary = import_file(
                     con, member, settings.timezone, settings.subject_id, member_format,
                     settings.source_priority, settings.clock_skew_seconds, display_name=name,
-                    sha256=sha256 if member == path else None))
+                    sha256=sha256 if member == path else None)
+                if summary.status == "failed" and any(
+                        (s.file_name, s.message) == (name, summary.message) for s in summaries):
+                    continue  # both importers of an Apple Health export: one line is enough
+                summaries.append(summary)
+    # Committed: from here a crash leaves the file where it was, and the next run finds it
+    # already imported (or its failure already logged) and only files it.
+    crash_point("pipeline:imported")
     if all(summary.status == "failed" for summary in summaries):
         reasons = "\n".join(summary.message or "" for summary in summaries)
         _quarantine_file(settings, path, sha256, reasons, keep_original)
@@ -137,7 +181,8 @@ def latest_data_date(settings: Settings) -> date | None:
 
 
 def nightly_period(settings: Settings, today: date) -> tuple[date, date]:
-    """The nightly report covers the last 28 days that have data (or up to today if none)."""
+    """The nightly report covers the last day with data and the 6 days before it (or the 7
+    days to today if there is no data)."""
     end = latest_data_date(settings) or today
     return end - timedelta(days=NIGHTLY_WINDOW_DAYS - 1), end
 
@@ -184,6 +229,7 @@ def refresh_enrichment(settings: Settings) -> tuple[int, str | None]:
             error = str(bad)
         with transaction(con):
             changed = enrich_entries(con)
+            crash_point("pipeline:enrichment_refreshed")
     return changed, error
 
 

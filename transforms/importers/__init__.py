@@ -5,6 +5,8 @@ Adding a format = one module here, one line in `IMPORTERS`, one fixture, one tes
 
 from __future__ import annotations
 
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -28,7 +30,13 @@ from transforms.importers import (
     nightscout_csv,
     xdrip_sidiary,
 )
-from transforms.importers.base import BadFileError, ImportedFile, read_head
+from transforms.importers.base import (
+    BadFileError,
+    ImportedFile,
+    flag_cut_off_row,
+    plausible,
+    read_head,
+)
 
 IMPORTERS: tuple[ModuleType, ...] = (
     cronometer_servings,
@@ -61,9 +69,22 @@ def detect_formats(path: Path) -> list[ModuleType]:
     found = [m for m in IMPORTERS if m.detect(head)]
     if found:
         return found
-    first_line = head.splitlines()[0][:80] if head.strip() else "(empty file)"
-    raise BadFileError(path, f"unrecognised export (first line: {first_line!r}); "
-                             f"supported: {', '.join(FORMATS)}", row=1)
+    supported = f"supported: {', '.join(FORMATS)}"
+    if not head.strip():
+        raise BadFileError(path, f"unrecognised export (the file is empty); {supported}", row=1)
+    if zipfile.is_zipfile(path):
+        raise BadFileError(path, "a zip archive inside an archive: not opened (unzip it and "
+                                 "import its files)")
+    if head.startswith("PK\x03\x04"):
+        raise BadFileError(path, "a damaged or incomplete zip archive (or workbook): it cannot "
+                                 "be opened; download or export it again")
+    first_line = head.splitlines()[0][:80]
+    separator = max(";\t", key=first_line.count)
+    hint = (f" (fields separated by {separator!r}: exports use ','; for other layouts write "
+            "a mapping file, see generic_csv)"
+            if first_line.count(separator) > first_line.count(",") else "")
+    raise BadFileError(path, f"unrecognised export (first line: {first_line!r}){hint}; "
+                             f"{supported}", row=1)
 
 
 def detect_format(path: Path) -> ModuleType:
@@ -75,14 +96,19 @@ def conform(imported: ImportedFile) -> pl.DataFrame:
     """Check an importer's output against the staged spec and return exactly its columns.
 
     A missing column or a type that cannot be cast is an importer bug, not bad input, so it
-    raises `TypeError` rather than quarantining anything.
+    raises `TypeError` rather than quarantining anything. Implausible dates and over-long
+    text get a parse error here, for every format at once (`base.plausible`).
     """
     spec = STAGED[imported.kind]
     missing = [name for name in spec.names if name not in imported.frame.columns]
     if missing:
         raise TypeError(f"importer {imported.format} did not produce {missing}")
-    return imported.frame.select(
+    frame = imported.frame.select(
         pl.col(c.name).cast(c.polars_type, strict=True) for c in spec.columns)
+    text = [c.name for c in spec.columns if c.polars_type == pl.String()
+            and c.name not in ("parse_error", "raw_record", "entry_type", "kind",
+                               "out_of_range")]
+    return plausible(frame, text)
 
 
 def read_file(path: Path, timezone: str, format_name: str | None = None) -> ImportedFile:
@@ -90,4 +116,7 @@ def read_file(path: Path, timezone: str, format_name: str | None = None) -> Impo
     if format_name is not None and format_name not in FORMATS:
         raise BadFileError(path, f"unknown format '{format_name}'; supported: {', '.join(FORMATS)}")
     module = FORMATS[format_name] if format_name else detect_format(path)
-    return module.read(path, timezone)
+    imported = module.read(path, timezone)
+    if getattr(module, "LINE_ROWS", True) and not zipfile.is_zipfile(path):
+        imported = replace(imported, frame=flag_cut_off_row(path, imported.frame))
+    return imported

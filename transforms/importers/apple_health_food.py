@@ -41,6 +41,7 @@ from transforms.importers.base import (
 
 FORMAT = "apple_health_food"
 KIND = "food"
+LINE_ROWS = False  # source_row is not a line number: no cut-off-row check
 MAGNESIUM = "HKQuantityTypeIdentifierDietaryMagnesium"
 ENERGY = "HKQuantityTypeIdentifierDietaryEnergyConsumed"
 ATTRIBUTES = ("type", "sourceName", "unit", "value", "startDate", "endDate")

@@ -43,6 +43,7 @@ from transforms.importers.base import (
 
 FORMAT = "apple_health_glucose"
 KIND = "glucose"
+LINE_ROWS = False  # source_row is not a line number: no cut-off-row check
 BLOOD_GLUCOSE = "HKQuantityTypeIdentifierBloodGlucose"
 ATTRIBUTES = ("sourceName", "unit", "value", "startDate", "device")
 METADATA = ("HKWasUserEntered",)

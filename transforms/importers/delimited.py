@@ -7,37 +7,44 @@ swallow the lines after it. Glucose cells may use decimal commas.
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Sequence
 from pathlib import Path
 
 import polars as pl
 
 from transforms.importers.base import (
+    BadFileError,
     blank_to_null,
+    decode_text,
     localise,
     nonexistent_time_problem,
     problem,
 )
 
+# No row of these exports comes near this: a longer line is a damaged file, refused before
+# every cell of it is copied a few times over.
+MAX_LINE_CHARS = 1 << 20
+
 
 def read_text_lines(path: Path) -> pl.DataFrame:
     """Every line of the file as (`line_no`, `text`), line 1 first, line endings removed.
 
-    UTF-16 (with BOM) and UTF-8 (± BOM) are decoded; undecodable bytes become U+FFFD so a
-    damaged cell is reported on its row instead of failing the whole file.
+    UTF-16 (with BOM), UTF-8 (± BOM) and Windows-1252 are decoded (`base.decode_text`); a
+    file with a line longer than `MAX_LINE_CHARS` is refused.
     """
-    raw = path.read_bytes()
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text = raw.decode("utf-16", errors="replace")
-    else:
-        text = raw.decode("utf-8-sig", errors="replace")
-    return (pl.DataFrame({"text": [text]})
-            .select(pl.col("text").str.split("\n"))
-            .explode("text")
-            .with_row_index("line_no", offset=1)
-            .select(pl.col("line_no").cast(pl.Int64),
-                    pl.col("text").str.strip_chars_end("\r")))
+    text = decode_text(path.read_bytes())
+    lines = (pl.DataFrame({"text": [text]})
+             .select(pl.col("text").str.split("\n"))
+             .explode("text")
+             .with_row_index("line_no", offset=1)
+             .select(pl.col("line_no").cast(pl.Int64),
+                     pl.col("text").str.strip_chars_end("\r")))
+    longest = lines["text"].str.len_chars().arg_max()
+    if longest is not None and len(lines["text"][longest]) > MAX_LINE_CHARS:
+        raise BadFileError(path, f"a line of {len(lines['text'][longest]):,} characters (at "
+                                 f"most {MAX_LINE_CHARS:,}): a damaged file, not an export",
+                           row=longest + 1)
+    return lines
 
 
 def clean_field(field: pl.Expr) -> pl.Expr:

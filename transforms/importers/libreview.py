@@ -103,6 +103,8 @@ TO_MG_DL = {"mg/dl": 1.0, "mmol/l": MMOL_TO_MG_DL}
 # Reader serials (`MXGT0A1B2C3`, `JGMA12345678`) and app install ids (UUIDs) are not devices.
 SERIAL_PATTERN = (r"^(?:[A-Za-z]{0,4}[0-9][A-Za-z0-9-]{5,}"
                   r"|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+# Line 1 of an English export: `Glucose Data,Generated on,…` or `Patient report,Generated on,…`.
+PREAMBLE_PATTERN = r'^"?(Glucose Data|Patient report)"?,"?Generated on'
 TIMESTAMP_PATTERN = (r"^(?P<first>\d{1,2})[-/.](?P<second>\d{1,2})[-/.](?P<year>\d{4})[ T]+"
                      r"(?P<hour>\d{1,2}):(?P<minute>\d{2})(?::(?P<sec>\d{2}))?"
                      r"\s*(?P<ampm>[AaPp]\.?\s*[Mm]\.?)?$")
@@ -151,7 +153,12 @@ def _is_header(line: str) -> bool:
 
 
 def detect(head: str) -> bool:
-    return any(_is_header(line) for line in head.splitlines()[:HEADER_SEARCH_LINES])
+    """A header row in the first lines; or the English preamble alone (a damaged or
+    header-less export), so that its reader says what is missing instead of the registry
+    quoting the preamble, which names the patient."""
+    lines = head.splitlines()[:HEADER_SEARCH_LINES]
+    return any(_is_header(line) for line in lines) or bool(
+        lines and re.match(PREAMBLE_PATTERN, lines[0].lstrip("\ufeff")))
 
 
 def _decode(path: Path) -> str:

@@ -29,6 +29,7 @@ from transforms.importers.base import (
 
 FORMAT = "nightscout_entries"
 KIND = "glucose"
+LINE_ROWS = False  # source_row is not a line number: no cut-off-row check
 FIELDS = ("_id", "type", "sgv", "mbg", "date", "dateString", "device", "direction", "trend",
           "utcOffset", "sysTime")
 READING_KINDS = {"sgv": "sensor", "mbg": "fingerstick"}
@@ -64,6 +65,10 @@ def _load(path: Path) -> list[dict]:
     except json.JSONDecodeError as error:
         raise BadFileError(path, f"not valid JSON: {error.msg} at line {error.lineno}, "
                                  f"column {error.colno}") from None
+    except RecursionError:
+        raise BadFileError(path, "not Nightscout entries: JSON nested too deeply") from None
+    except ValueError as error:  # e.g. a number of more than 4300 digits
+        raise BadFileError(path, f"not valid JSON: {str(error).split(';')[0]}") from None
     if not isinstance(data, list):
         raise BadFileError(path, f"expected a JSON list of Nightscout entries, found a JSON "
                                  f"{type(data).__name__.replace('dict', 'object')}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
+from transforms.crashpoints import crash_point
 from transforms.magnesium.matching import ReferenceIndex, build_index, fuzzy_match
 from transforms.warehouse import insert_frame, query_frame, registered, run, sql
 
@@ -67,6 +68,7 @@ def enrich_entries(con: duckdb.DuckDBPyConnection) -> int:
     entries it affects change. Runs inside the caller's transaction when there is one.
     """
     refresh_fuzzy_matches(con)
+    crash_point("enrich:scored")
     run(con, "CREATE OR REPLACE TEMP VIEW enrichment_input AS SELECT entry_id, food_name, "
              "amount, unit, grams, export_magnesium_mg, entry_type FROM core_food_entries")
     run(con, "CREATE OR REPLACE TEMP VIEW resolved_magnesium AS "

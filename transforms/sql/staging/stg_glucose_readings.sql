@@ -1,7 +1,10 @@
 -- Staged glucose readings of one file, with their stable ids; a reading repeated within the
--- file (same device, instant and kind) is kept once.
+-- file (same device, instant and kind) is kept once. The instant enters the id as UTC text
+-- ('2026-03-01 12:00:12+00'), spelled out so that it is the same on every machine (a plain
+-- CAST follows the session's time zone; migration 4 re-keyed readings stored that way).
 SELECT
-    md5(concat_ws('|', subject_id, source, device, CAST(ts_utc AS VARCHAR), kind)) AS entry_id,
+    md5(concat_ws('|', subject_id, source, device,
+                  CAST(timezone('UTC', ts_utc) AS VARCHAR) || '+00', kind)) AS entry_id,
     subject_id,
     source,
     batch_id,
