@@ -35,12 +35,22 @@ from reports.model import ReferenceIntake
 # Glucose colours follow the AGP report convention: green in range, red/amber below, yellow/
 # orange above. The HTML uses the same values (see render.py).
 GLUCOSE_COLOURS: dict[str, str] = {
-    "below": "#c0392b",  # below 70 mg/dL
+    "very_low": "#7b1113",  # below 54 mg/dL
+    "below": "#c0392b",  # below 70 mg/dL (54–69 in the five-band bars)
     "in_range": "#2e8b57",  # 70–180 mg/dL inclusive
-    "above": "#f0a30a",  # above 180 mg/dL
+    "above": "#f0a30a",  # above 180 mg/dL (181–250 in the five-band bars)
+    "very_high": "#d35400",  # above 250 mg/dL
     "in_range_band": "#cfe8d5",  # shaded 70–180 band
-    "outside": "#b8b8b8",  # outside 70–180, below and above not split
 }
+# The consensus bands, lowest first: (label, colour key, share from the metric columns).
+GLUCOSE_BANDS = (
+    ("below 54", "very_low"),
+    ("54–69", "below"),
+    ("70–180", "in_range"),
+    ("181–250", "above"),
+    ("above 250", "very_high"),
+)
+AGP_COLOURS = {"outer": "#c6d9ef", "inner": "#7fa7d6", "median": "#1f3f73"}
 MAGNESIUM_COLOUR = "#3b6ea5"
 COVERAGE_COLOUR = "#9db4cf"
 NO_DATA_COLOUR = "#8a8a8a"
@@ -68,9 +78,12 @@ _URL_REF = re.compile(r"url\(#([^)]+)\)")
 _HREF_REF = re.compile(r'href="#([^"]+)"')
 
 
-def magnesium_daily_svg(daily: pl.DataFrame, reference_intakes: Sequence[ReferenceIntake]) -> str:
-    """Bars of known magnesium per day, a coverage panel (share of entries with a known value)
-    and one labelled horizontal line per reference intake."""
+def magnesium_daily_svg(daily: pl.DataFrame, reference_intakes: Sequence[ReferenceIntake],
+                        rolling: pl.DataFrame | None = None) -> str:
+    """Bars of known magnesium per day, a coverage panel (share of entries with a known value),
+    one labelled horizontal line per reference intake and, when given, the 7- and 28-day
+    rolling means (`mean_7d_mg`, `mean_28d_mg`, one row per day; null where a window has too
+    few days with food to show)."""
     x, first, last = _x_days(daily)
     entries = daily["food_entries"].fill_null(0).to_numpy()
     known_entries = daily["entries_with_magnesium"].fill_null(0).to_numpy()
@@ -111,6 +124,13 @@ def magnesium_daily_svg(daily: pl.DataFrame, reference_intakes: Sequence[Referen
                 clip_on=False,
                 zorder=3,
             )
+        for column, label, colour in (("mean_7d_mg", "7-day mean", "#c0392b"),
+                                      ("mean_28d_mg", "28-day mean", "#222222")):
+            if rolling is None or rolling[column].null_count() == rolling.height:
+                continue
+            means = rolling[column].to_numpy().astype(float)  # null -> NaN: a break
+            ax.plot(x, means, color=colour, linewidth=1.6,
+                    label=f"{label} of days with food (known part)")
         y_text = ax.get_yaxis_transform()
         for ref, style in zip(refs, _cycle(("--", ":", "-."), len(refs)), strict=True):
             ax.axhline(
@@ -210,40 +230,137 @@ def glucose_daily_svg(daily: pl.DataFrame) -> str:
         return _to_svg(fig, "chart-glucose-daily", description)
 
 
-def time_in_range_svg(daily: pl.DataFrame) -> str:
-    """Stacked daily bars: share of readings 70–180 mg/dL (green) and outside it (grey)."""
-    x, first, last = _x_days(daily)
-    share = daily["glucose_in_range_share"].to_numpy().astype(float) * 100.0  # null -> NaN
-    has = ~np.isnan(share)
-    if not has.any():
-        raise ValueError("no days with glucose readings: nothing to draw")
-    lo, hi = float(np.nanmin(share)), float(np.nanmax(share))
+def band_shares(metrics: pl.DataFrame) -> pl.DataFrame:
+    """The five consensus bands as % of readings, from the metric columns (they nest:
+    below 70 includes below 54; above 180 includes above 250)."""
+    return metrics.select(
+        pl.col("tbr_below_54_pct").alias("below 54"),
+        (pl.col("tbr_below_70_pct") - pl.col("tbr_below_54_pct")).alias("54–69"),
+        pl.col("tir_70_180_pct").alias("70–180"),
+        (pl.col("tar_above_180_pct") - pl.col("tar_above_250_pct")).alias("181–250"),
+        pl.col("tar_above_250_pct").alias("above 250"),
+    )
 
+
+def time_in_ranges_svg(daily_metrics: pl.DataFrame) -> str:
+    """Stacked daily bars of the five consensus glucose bands (% of that day's readings)."""
+    if daily_metrics.is_empty():
+        raise ValueError("no days with glucose readings: nothing to draw")
+    days = daily_metrics.rename({"period_start": "local_date"})
+    x, first, last = _x_days(days)
+    shares = band_shares(days)
     with plt.rc_context(_RC):
         fig, ax = plt.subplots(figsize=_FIGSIZE, layout="constrained")
-        ax.bar(
-            x[has], share[has], width=0.8, color=GLUCOSE_COLOURS["in_range"], label="70–180 mg/dL"
-        )
-        ax.bar(
-            x[has],
-            100.0 - share[has],
-            bottom=share[has],
-            width=0.8,
-            color=GLUCOSE_COLOURS["outside"],
-            label="Outside 70–180 mg/dL (below and above not split)",
-        )
+        bottom = np.zeros(len(x))
+        for label, colour in GLUCOSE_BANDS:
+            values = shares[label].to_numpy().astype(float)
+            ax.bar(x, values, bottom=bottom, width=0.8, color=GLUCOSE_COLOURS[colour],
+                   label=f"{label} mg/dL")
+            bottom += values
         ax.set_ylim(0, 100)
         ax.set_ylabel("% of readings")
         ax.set_xlabel("Local date")
-        ax.set_title("Daily share of glucose readings 70–180 mg/dL", loc="left")
+        ax.set_title("Daily time in glucose ranges", loc="left")
         _date_axis(ax, x, first, last)
-        fig.legend(loc="outside lower center", ncols=2, frameon=False)
+        fig.legend(loc="outside lower center", ncols=5, frameon=False)
+        tir = days["tir_70_180_pct"]
         description = (
-            f"Daily share of glucose readings from 70 to 180 mg/dL, {first} to {last}, "
-            f"{_plural(len(x), 'day')}, {int(has.sum())} with readings; daily shares range from "
-            f"{round_half_up(lo)} % to {round_half_up(hi)} %."
+            f"Daily share of glucose readings in five ranges, {first} to {last}, "
+            f"{_plural(len(x), 'day')} with readings; the share 70 to 180 mg/dL ranges from "
+            f"{round_half_up(float(tir.min()))} % to {round_half_up(float(tir.max()))} %."
         )
-        return _to_svg(fig, "chart-time-in-range", description)
+        return _to_svg(fig, "chart-time-in-ranges", description)
+
+
+def period_ranges_svg(period_metrics: dict) -> str:
+    """One horizontal bar: the period's readings split into the five consensus bands."""
+    shares = band_shares(pl.DataFrame([period_metrics])).row(0, named=True)
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(_FIGSIZE[0], 1.5), layout="constrained")
+        left = 0.0
+        for label, colour in GLUCOSE_BANDS:
+            width = float(shares[label])
+            ax.barh(0, width, left=left, color=GLUCOSE_COLOURS[colour], height=0.6,
+                    label=f"{label}: {round_half_up(width, 1)} %")
+            left += width
+        ax.set_xlim(0, 100)
+        ax.set_yticks([])
+        ax.set_xlabel("% of readings in the period")
+        ax.spines["left"].set_visible(False)
+        ax.set_title("Time in glucose ranges (mg/dL)", loc="left")
+        fig.legend(loc="outside lower center", ncols=5, frameon=False)
+        description = "Share of the period's glucose readings by range: " + "; ".join(
+            f"{label} mg/dL {round_half_up(float(shares[label]), 1)} %"
+            for label, _ in GLUCOSE_BANDS) + f"; n = {period_metrics['readings']} readings."
+        return _to_svg(fig, "chart-period-ranges", description)
+
+
+def agp_svg(agp: pl.DataFrame, days: int) -> str:
+    """Ambulatory glucose profile: smoothed 5–95 % and 25–75 % bands and the median by time
+    of day, with the 70–180 mg/dL target lines."""
+    complete = agp.filter(pl.col("p50_smoothed_mg_dl").is_not_null())
+    if complete.is_empty():
+        raise ValueError("no AGP bins with readings: nothing to draw")
+    hours = (complete["bin"].to_numpy() * 15 + 7.5) / 60.0
+    p = {q: complete[f"p{q}_smoothed_mg_dl"].to_numpy() for q in (5, 25, 50, 75, 95)}
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(_FIGSIZE[0], 3.8), layout="constrained")
+        ax.fill_between(hours, p[5], p[95], color=AGP_COLOURS["outer"], linewidth=0,
+                        label="5th–95th percentile")
+        ax.fill_between(hours, p[25], p[75], color=AGP_COLOURS["inner"], linewidth=0,
+                        label="25th–75th percentile")
+        ax.plot(hours, p[50], color=AGP_COLOURS["median"], linewidth=2, label="Median")
+        for level in (RANGE_LOW_MG_DL, RANGE_HIGH_MG_DL):
+            ax.axhline(level, color=GLUCOSE_COLOURS["in_range"], linewidth=1.2)
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
+        ax.set_ylim(40, max(250.0, float(np.nanmax(p[95])) + 20))
+        ax.set_xlabel("Time of day (local)")
+        ax.set_ylabel("Glucose (mg/dL)")
+        ax.set_title(f"Ambulatory glucose profile ({_plural(days, 'day')} overlaid)", loc="left")
+        fig.legend(loc="outside lower center", ncols=3, frameon=False)
+        median = complete["p50_smoothed_mg_dl"]
+        description = (
+            f"Ambulatory glucose profile over {_plural(days, 'day')}: median glucose by time "
+            f"of day from {round_half_up(float(median.min()))} to "
+            f"{round_half_up(float(median.max()))} mg/dL; the 5th to 95th percentile band "
+            f"spans {round_half_up(float(np.nanmin(p[5])))} to "
+            f"{round_half_up(float(np.nanmax(p[95])))} mg/dL. Green lines mark 70 and 180 mg/dL."
+        )
+        return _to_svg(fig, "chart-agp", description)
+
+
+def overlay_svg(overlay: pl.DataFrame) -> str:
+    """Every day's glucose trace on one 24-hour axis, over the shaded 70–180 band."""
+    if overlay.is_empty():
+        raise ValueError("no glucose readings: nothing to draw")
+    ordered = overlay.sort("local_date", "hour")
+    days = ordered.partition_by("local_date", maintain_order=True)
+    with plt.rc_context(_RC):
+        fig, ax = plt.subplots(figsize=(_FIGSIZE[0], 3.8), layout="constrained")
+        ax.axhspan(RANGE_LOW_MG_DL, RANGE_HIGH_MG_DL, color=GLUCOSE_COLOURS["in_range_band"],
+                   zorder=0, label="70–180 mg/dL")
+        for day in days:
+            hours = day["hour"].to_numpy()
+            values = day["glucose_mg_dl"].to_numpy().astype(float)
+            # a gap of more than 20 minutes breaks the line instead of bridging it
+            breaks = np.flatnonzero(np.diff(hours) > 20 / 60) + 1
+            values = np.insert(values, breaks, np.nan)
+            hours = np.insert(hours, breaks, np.nan)
+            ax.plot(hours, values, color="#34495e", alpha=0.35, linewidth=0.8)
+        ax.set_xlim(0, 24)
+        ax.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
+        ax.set_xlabel("Time of day (local)")
+        ax.set_ylabel("Glucose (mg/dL)")
+        ax.set_title(f"Daily glucose traces overlaid ({_plural(len(days), 'day')})", loc="left")
+        fig.legend(loc="outside lower center", ncols=1, frameon=False)
+        values = ordered["glucose_mg_dl"]
+        description = (
+            f"Glucose traces of {_plural(len(days), 'day')} drawn over one 24-hour axis, "
+            f"{values.len()} numeric readings from {round_half_up(float(values.min()))} to "
+            f"{round_half_up(float(values.max()))} mg/dL; a shaded band marks 70 to 180 mg/dL."
+        )
+        return _to_svg(fig, "chart-overlay", description)
 
 
 # --- helpers -------------------------------------------------------------------------------

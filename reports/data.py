@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -11,6 +11,7 @@ import polars as pl
 
 from glucomag import __version__
 from glucomag.settings import Settings
+from reports.index import write_index
 from reports.intake import reference_intakes, supplement_upper_level_mg
 from reports.model import (
     BATCHES_SCHEMA,
@@ -20,13 +21,23 @@ from reports.model import (
     ReportInput,
 )
 from reports.render import render_report, write_report
+from transforms.glucose.agp import agp_profile
+from transforms.glucose.marts import sensor_readings
+from transforms.glucose.meals import MEAL_PARAMETERS, repeat_meal_spread
+from transforms.glucose.metrics import METRICS_VERSION, glucose_metrics
 from transforms.pipeline import warehouse
 from transforms.warehouse import query_frame, run
 
+NIGHTLY_DAYS = 7
+
 VERSIONS = {
     "glucomag": __version__,
-    "metric definitions": "glucomag-metrics v1: mean of sensor readings; time 70–180 mg/dL "
-    "inclusive as share of readings (Battelino et al., Diabetes Care 2019)",
+    "metric definitions": METRICS_VERSION,
+    "meal responses": "baseline = mean of the {baseline_min} min before the meal; window "
+    "{window_min} min; incremental AUC above baseline, positive parts only (Wolever); "
+    "entries within {meal_gap_min} min form one meal; a meal is used only with ≤ "
+    "{max_missing_pct:g} % of window readings missing and no overlap with the next meal"
+    .format(**MEAL_PARAMETERS),
     "food reference": "exports' own values; custom foods and supplements; USDA SR28 "
                       "(public domain) via curated aliases and fuzzy matching "
                       "(confidence ≥ 0.90)",
@@ -86,6 +97,67 @@ ORDER BY stage
 """
 
 
+MAGNESIUM_ROLLING_SQL = """
+WITH days AS (
+    SELECT d::DATE AS local_date
+    FROM range($start::DATE - INTERVAL 27 DAY, $end::DATE + INTERVAL 1 DAY, INTERVAL 1 DAY)
+         AS t(d)
+),
+per_day AS (
+    SELECT days.local_date,
+           CASE WHEN s.food_entries > 0 THEN s.magnesium_known_mg END AS known_mg
+    FROM days
+    LEFT JOIN daily_summary AS s
+           ON s.local_date = days.local_date AND s.subject_id = $subject_id
+)
+SELECT local_date,
+       avg(known_mg) OVER last_7 AS mean_7d_mg, count(known_mg) OVER last_7 AS days_7d,
+       avg(known_mg) OVER last_28 AS mean_28d_mg, count(known_mg) OVER last_28 AS days_28d
+FROM per_day
+WINDOW last_7 AS (ORDER BY local_date ROWS BETWEEN 6 PRECEDING AND CURRENT ROW),
+       last_28 AS (ORDER BY local_date ROWS BETWEEN 27 PRECEDING AND CURRENT ROW)
+QUALIFY local_date >= $start
+ORDER BY local_date
+"""
+
+# The same food under slightly different spellings is one source (name_key macro).
+TOP_SOURCES_SQL = """
+SELECT mode(food_name) AS food_name, count(*) AS entries, sum(magnesium_mg) AS magnesium_mg,
+       100 * sum(magnesium_mg) / sum(sum(magnesium_mg)) OVER () AS share_pct,
+       bool_or(magnesium_source = 'supplement' OR lower(category) LIKE '%supplement%')
+           AS supplement
+FROM core_food_entries
+WHERE subject_id = $subject_id AND local_date BETWEEN $start AND $end
+  AND magnesium_mg IS NOT NULL AND entry_type = 'food'
+GROUP BY name_key(food_name)
+ORDER BY magnesium_mg DESC, food_name
+LIMIT 10
+"""
+
+UNMATCHED_SQL = """
+SELECT mode(food_name) AS food_name, count(*) AS entries,
+       sum(coalesce(grams, portion_grams)) AS grams, mode(unknown_reason) AS reason
+FROM core_food_entries
+WHERE subject_id = $subject_id AND local_date BETWEEN $start AND $end
+  AND magnesium_mg IS NULL AND entry_type = 'food'
+GROUP BY name_key(food_name)
+ORDER BY entries DESC, grams DESC NULLS LAST, food_name
+LIMIT 10
+"""
+
+MEALS_SQL = """
+SELECT * FROM meal_responses
+WHERE subject_id = $subject_id AND local_date <= $end
+ORDER BY local_date, meal_local_ts NULLS LAST
+"""
+
+ASSOCIATIONS_SQL = """
+SELECT * FROM associations
+WHERE subject_id = $subject_id
+ORDER BY analysis, outcome, lag_days
+"""
+
+
 def month_bounds(first: date) -> tuple[date, date]:
     """First and last day of the month of `first`."""
     return first.replace(day=1), first.replace(day=calendar.monthrange(first.year, first.month)[1])
@@ -133,13 +205,72 @@ def _notes(con: duckdb.DuckDBPyConnection, params: dict) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def previous_period(start: date, end: date, kind: str) -> tuple[date, date, str]:
+    """The period before: the previous calendar month, or the same number of days before."""
+    if kind == "monthly":
+        first, last = month_bounds(start - timedelta(days=1))
+        return first, last, first.strftime("%Y-%m")
+    days = (end - start).days + 1
+    first, last = start - timedelta(days=days), start - timedelta(days=1)
+    return first, last, f"{first.isoformat()} to {last.isoformat()}"
+
+
+def glucose_parts(readings: pl.DataFrame, start: date, end: date) -> dict[str, pl.DataFrame]:
+    """From sensor readings (`sensor_readings` columns, the day before `start` included for
+    MODD): metrics for the period, each day and each time of day; the AGP; the overlay's
+    readings. Empty when no reading falls in the period."""
+    in_period = readings.filter(pl.col("local_date").is_between(start, end))
+    if in_period.is_empty():
+        return {}
+    return {
+        "glucose_period": glucose_metrics(readings, by="range", start=start, end=end),
+        "glucose_daily": glucose_metrics(readings, by="day", start=start, end=end),
+        "glucose_time_of_day": glucose_metrics(readings, by="range", start=start, end=end,
+                                               by_time_of_day=True, variability=False),
+        "agp": agp_profile(in_period, ["subject_id"]),
+        "overlay": in_period.filter(pl.col("glucose_mg_dl").is_not_null()).select(
+            "local_date",
+            hour=pl.col("local_ts").dt.hour() + pl.col("local_ts").dt.minute() / 60.0
+            + pl.col("local_ts").dt.second() / 3600.0,
+            glucose_mg_dl="glucose_mg_dl",
+        ),
+    }
+
+
+def _meal_parts(con: duckdb.DuckDBPyConnection, params: dict) -> dict[str, pl.DataFrame]:
+    """Meals in the period; the repeat-meal spread over all meals up to its end and the
+    associations over all data (a month alone is too short for either)."""
+    meals = query_frame(con, MEALS_SQL, {"subject_id": params["subject_id"],
+                                         "end": params["end"]})
+    return {
+        "meals": meals.filter(pl.col("local_date") >= params["start"]),
+        "repeat_meals": repeat_meal_spread(meals),
+        "associations": query_frame(con, ASSOCIATIONS_SQL,
+                                    {"subject_id": params["subject_id"]}),
+    }
+
+
 def load_report_input(
-    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date, title: str
+    con: duckdb.DuckDBPyConnection, settings: Settings, start: date, end: date, title: str,
+    kind: str = "monthly",
 ) -> ReportInput:
     params = {"start": start, "end": end, "subject_id": settings.subject_id}
     batches = query_frame(con, BATCHES_SQL, params)
     batch_ids = {"batch_ids": batches["batch_id"].to_list()}
+    before_start, before_end, before_label = previous_period(start, end, kind)
+    before = {"start": before_start, "end": before_end, "subject_id": settings.subject_id}
     return ReportInput(
+        kind=kind,
+        **glucose_parts(sensor_readings(con, start, end, settings.subject_id), start, end),
+        magnesium_rolling=query_frame(con, MAGNESIUM_ROLLING_SQL, params),
+        top_sources=query_frame(con, TOP_SOURCES_SQL, params),
+        unmatched=query_frame(con, UNMATCHED_SQL, params),
+        **_meal_parts(con, params),
+        previous_label=before_label,
+        previous_daily=_frame(con, DAILY_SQL, before, DAILY_SCHEMA),
+        previous_glucose=glucose_parts(
+            sensor_readings(con, before_start, before_end, settings.subject_id),
+            before_start, before_end).get("glucose_period", pl.DataFrame()),
         title=title,
         period_start=start,
         period_end=end,
@@ -157,12 +288,16 @@ def load_report_input(
 
 
 def write_period_report(settings: Settings, start: date, end: date, kind: str, label: str) -> Path:
-    """Render the report for [start, end] to reports/<kind>/<label>.html, replacing atomically."""
+    """Render the report for [start, end] to reports/<kind>/<label>.html, replacing the same
+    period's report atomically, then refresh reports/index.html."""
     title = (
-        f"glucomag {kind} report — {label}"
+        f"glucomag monthly report — {label}"
         if kind == "monthly"
-        else f"glucomag {kind} report — {(end - start).days + 1} days to {end.isoformat()}"
+        else f"glucomag nightly report — {end.isoformat()} and the {(end - start).days + 1} "
+        "days to it"
     )
     with warehouse(settings) as con:
-        data = load_report_input(con, settings, start, end, title)
-    return write_report(render_report(data), settings.reports / kind / f"{label}.html")
+        data = load_report_input(con, settings, start, end, title, kind)
+    path = write_report(render_report(data), settings.reports / kind / f"{label}.html")
+    write_index(settings.reports)
+    return path

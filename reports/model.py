@@ -6,7 +6,7 @@ without touching the database, so the renderer can be tested with small hand-mad
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import polars as pl
@@ -45,6 +45,32 @@ class ReportInput:
     versions: dict[str, str]
     notes: tuple[str, ...] = ()
     supplement_upper_level_mg: float = 350.0  # supplemental UL for the profile (IOM)
+    kind: str = "monthly"  # "monthly" (the full report) or "nightly" (last day, last 7 days)
+    # Glucose metrics (transforms.glucose.metrics columns): one row for the whole period, one
+    # per day, one per time-of-day bucket; the AGP (transforms.glucose.agp, 96 bins); the
+    # readings for the daily overlay (`local_date, hour, glucose_mg_dl`). Empty = no CGM data.
+    glucose_period: pl.DataFrame = field(default_factory=pl.DataFrame)
+    glucose_daily: pl.DataFrame = field(default_factory=pl.DataFrame)
+    glucose_time_of_day: pl.DataFrame = field(default_factory=pl.DataFrame)
+    agp: pl.DataFrame = field(default_factory=pl.DataFrame)
+    overlay: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # `local_date, mean_7d_mg, days_7d, mean_28d_mg, days_28d` for each day of the period:
+    # means of known daily magnesium over the days with food entries in the trailing window.
+    magnesium_rolling: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # `food_name, entries, magnesium_mg, share_pct, supplement` (top known sources) and
+    # `food_name, entries, grams, reason` (unmatched foods that matter most).
+    top_sources: pl.DataFrame = field(default_factory=pl.DataFrame)
+    unmatched: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # transforms.glucose.meals output for meals in the period, and the repeat-meal spread over
+    # all meals up to the period's end.
+    meals: pl.DataFrame = field(default_factory=pl.DataFrame)
+    repeat_meals: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # transforms.glucose.associations output (daily and meal level), all days up to the end.
+    associations: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # The period before (same length: last month, or the 7 days before), for "what changed".
+    previous_label: str = ""
+    previous_daily: pl.DataFrame = field(default_factory=pl.DataFrame)
+    previous_glucose: pl.DataFrame = field(default_factory=pl.DataFrame)
 
 
 # Column contracts of the frames above (the renderer checks `daily` against its schema).

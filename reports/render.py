@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,8 @@ import polars as pl
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from reports import charts
+from reports import charts, sections
+from reports.fmt import count, plural, reference_number, rounded, text, utc
 from reports.model import DAILY_SCHEMA, ReportInput
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
@@ -33,7 +33,6 @@ TEMPLATE_NAME = "report.html.j2"
 # Days with food entries for the magnesium average and chart; at least one entry in the period
 # must also have a known value (an average of "at least 0 mg" would say nothing).
 MIN_FOOD_DAYS = 1
-MIN_GLUCOSE_DAYS_FOR_SUMMARY = 14  # consensus (Battelino et al. 2019): >= 14 days of CGM data
 
 
 def render_report(data: ReportInput) -> str:
@@ -45,9 +44,13 @@ def render_report(data: ReportInput) -> str:
         "period_end": data.period_end.isoformat(),
         "days_in_period": daily.height,
         "timezone": data.timezone,
-        "generated_at": _fmt_utc(data.generated_at_utc),
+        "generated_at": utc(data.generated_at_utc),
+        "kind": data.kind,
+        "summary": sections.summary_section(data, daily),
         "magnesium": _magnesium_section(data, daily),
-        "glucose": _glucose_section(daily),
+        "glucose": _glucose_section(data, daily),
+        "meals": sections.meals_section(data),
+        "associations": sections.associations_section(data),
         "quality": _quality_section(data, daily),
         "colours": charts.GLUCOSE_COLOURS,
     }
@@ -86,7 +89,7 @@ def _magnesium_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]
     rows = [
         {
             "date": r["local_date"].isoformat(),
-            "entries": _fmt_count(r["food_entries"]),
+            "entries": count(r["food_entries"]),
             "amount": _daily_amount(r),
             "coverage": _daily_coverage(r),
         }
@@ -98,35 +101,38 @@ def _magnesium_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]
         "rows": rows,
         "days_with_food": n_days,
         "enough": n_days >= MIN_FOOD_DAYS and known > 0,
-        "entries": _fmt_count(entries),
-        "known_entries": _fmt_count(known),
-        "known_pct": _fmt_round(100 * known / entries) if entries else None,
+        "entries": count(entries),
+        "known_entries": count(known),
+        "known_pct": rounded(100 * known / entries) if entries else None,
         "reference_intakes": [
-            {"label": r.label, "mg": _fmt_number(r.mg_per_day)} for r in data.reference_intakes
+            {"label": r.label, "mg": reference_number(r.mg_per_day)} for r in data.reference_intakes
         ],
     }
+    extras = sections.magnesium_extras(data, food)
+    rolling = extras.pop("rolling_frame")
+    section |= extras
     if not section["enough"]:
         section["missing"] = (
             "there are no days with food entries in this period, so there is no magnesium "
             "average or chart to show. A food log covering these dates is needed."
             if n_days < MIN_FOOD_DAYS
-            else f"none of the {_fmt_count(entries)} food entries in this period has a known "
+            else f"none of the {count(entries)} food entries in this period has a known "
             "magnesium value, so there is no magnesium average or chart to show. Magnesium "
             "values in the export, custom foods or a reference-table match are needed."
         )
         return section
     # Known part only: a day whose entries all lack a value contributes 0 to this lower bound.
     average = float(food["magnesium_known_mg"].fill_null(0.0).mean())
-    section["average_mg"] = _fmt_round(average)
+    section["average_mg"] = rounded(average)
     section["comparisons"] = [
         {
             "label": r.label,
-            "mg": _fmt_number(r.mg_per_day),
-            "pct": _fmt_round(100 * average / r.mg_per_day) if r.mg_per_day > 0 else "n/a",
+            "mg": reference_number(r.mg_per_day),
+            "pct": rounded(100 * average / r.mg_per_day) if r.mg_per_day > 0 else "n/a",
         }
         for r in data.reference_intakes
     ]
-    section["chart"] = Markup(charts.magnesium_daily_svg(daily, data.reference_intakes))
+    section["chart"] = Markup(charts.magnesium_daily_svg(daily, data.reference_intakes, rolling))
     section["supplements"] = _supplement_facts(food, data.supplement_upper_level_mg)
     return section
 
@@ -139,74 +145,43 @@ def _supplement_facts(food: pl.DataFrame, upper_level_mg: float) -> dict[str, An
     return {
         "days": with_supplements.height,
         "days_with_food": food.height,
-        "average_mg": _fmt_round(float(with_supplements["magnesium_supplement_mg"].mean())),
-        "upper_level_mg": _fmt_number(upper_level_mg),
+        "average_mg": rounded(float(with_supplements["magnesium_supplement_mg"].mean())),
+        "upper_level_mg": reference_number(upper_level_mg),
         "days_above": int((with_supplements["magnesium_supplement_mg"] > upper_level_mg).sum()),
     }
 
 
-def _glucose_section(daily: pl.DataFrame) -> dict[str, Any]:
+def _glucose_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]:
     with_readings = daily.filter(pl.col("glucose_readings") > 0)
-    n_days = with_readings.height
-    section: dict[str, Any] = {"any": n_days > 0, "days_with_readings": n_days}
+    section: dict[str, Any] = {"any": with_readings.height > 0,
+                               "days_with_readings": with_readings.height}
     if not section["any"]:
         return section
+    per_day = sections.daily_glucose_rows(data)
     section["readings"] = int(with_readings["glucose_readings"].sum())
     section["rows"] = [
         {
             "date": r["local_date"].isoformat(),
-            "readings": _fmt_count(r["glucose_readings"]),
+            "readings": count(r["glucose_readings"]),
+            "wear": per_day.get(r["local_date"], {}).get("wear", "—"),
             "mean": (
                 "—"
                 if r["glucose_mean_mg_dl"] is None
-                else f"{_fmt_round(r['glucose_mean_mg_dl'])} mg/dL"
+                else f"{rounded(r['glucose_mean_mg_dl'])} mg/dL"
             ),
             "in_range": (
                 "—"
                 if r["glucose_in_range_share"] is None
-                else f"{_fmt_round(100 * r['glucose_in_range_share'])} %"
+                else f"{rounded(100 * r['glucose_in_range_share'])} %"
             ),
         }
         for r in daily.select(
             "local_date", "glucose_readings", "glucose_mean_mg_dl", "glucose_in_range_share"
         ).iter_rows(named=True)
     ]
-
-    means = with_readings.filter(pl.col("glucose_mean_mg_dl").is_not_null())
-    shares = with_readings.filter(pl.col("glucose_in_range_share").is_not_null())
-    section["days_with_mean"] = means.height
-    section["days_with_share"] = shares.height
-
-    section["enough_for_summary"] = n_days >= MIN_GLUCOSE_DAYS_FOR_SUMMARY
-    section["min_days"] = MIN_GLUCOSE_DAYS_FOR_SUMMARY
-    section["days_missing"] = max(0, MIN_GLUCOSE_DAYS_FOR_SUMMARY - n_days)
-    if section["enough_for_summary"]:
-        summary = pl.concat(
-            [
-                means.select(
-                    mean=(pl.col("glucose_mean_mg_dl") * pl.col("glucose_readings")).sum()
-                    / pl.col("glucose_readings").sum(),
-                    mean_readings=pl.col("glucose_readings").sum(),
-                    mean_min=pl.col("glucose_mean_mg_dl").min(),
-                    mean_max=pl.col("glucose_mean_mg_dl").max(),
-                ),
-                shares.select(
-                    share=(pl.col("glucose_in_range_share") * pl.col("glucose_readings")).sum()
-                    / pl.col("glucose_readings").sum(),
-                    share_readings=pl.col("glucose_readings").sum(),
-                ),
-            ],
-            how="horizontal",
-        ).row(0, named=True)
-        section["mean"] = _fmt_round(summary["mean"]) if means.height else None
-        section["mean_readings"] = int(summary["mean_readings"] or 0)
-        section["mean_min"] = _fmt_round(summary["mean_min"]) if means.height else None
-        section["mean_max"] = _fmt_round(summary["mean_max"]) if means.height else None
-        section["in_range_pct"] = _fmt_round(100 * summary["share"]) if shares.height else None
-        section["share_readings"] = int(summary["share_readings"] or 0)
-
-    section["mean_chart"] = Markup(charts.glucose_daily_svg(daily)) if means.height else None
-    section["tir_chart"] = Markup(charts.time_in_range_svg(daily)) if shares.height else None
+    has_mean = daily["glucose_mean_mg_dl"].is_not_null().any()
+    section["mean_chart"] = Markup(charts.glucose_daily_svg(daily)) if has_mean else None
+    section["metrics"] = sections.glucose_metrics_section(data)
     return section
 
 
@@ -221,34 +196,34 @@ def _quality_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]:
     ).row(0, named=True)
     batches = [
         {
-            "file_name": _text(r.get("file_name")),
-            "format": _text(r.get("format")),
-            "rows_read": _fmt_count(r.get("rows_read")),
-            "rows_stored": _fmt_count(r.get("rows_stored")),
-            "rows_duplicate": _fmt_count(r.get("rows_duplicate")),
-            "rows_quarantined": _fmt_count(r.get("rows_quarantined")),
-            "finished_at": _fmt_utc(r.get("finished_at")),
-            "status": _text(r.get("status")),
+            "file_name": text(r.get("file_name")),
+            "format": text(r.get("format")),
+            "rows_read": count(r.get("rows_read")),
+            "rows_stored": count(r.get("rows_stored")),
+            "rows_duplicate": count(r.get("rows_duplicate")),
+            "rows_quarantined": count(r.get("rows_quarantined")),
+            "finished_at": utc(r.get("finished_at")),
+            "status": text(r.get("status")),
         }
         for r in data.batches.iter_rows(named=True)
     ]
     quarantine = [
         {
-            "file_name": _text(r.get("file_name")),
-            "rule": _text(r.get("rule")),
-            "reason": _text(r.get("reason")),
-            "rows": _fmt_count(r.get("rows")),
+            "file_name": text(r.get("file_name")),
+            "rule": text(r.get("rule")),
+            "reason": text(r.get("reason")),
+            "rows": count(r.get("rows")),
         }
         for r in data.quarantine.iter_rows(named=True)
     ]
     validation = [
         {
-            "stage": _text(r.get("stage")),
-            "suite": _text(r.get("suite")),
+            "stage": text(r.get("stage")),
+            "suite": text(r.get("suite")),
             "passed": bool(r.get("success")),
-            "expectations": _fmt_count(r.get("expectations")),
-            "failed": _fmt_count(r.get("failed")),
-            "run_at": _fmt_utc(r.get("run_at")),
+            "expectations": count(r.get("expectations")),
+            "failed": count(r.get("failed")),
+            "run_at": utc(r.get("run_at")),
         }
         for r in data.validation.iter_rows(named=True)
     ]
@@ -301,7 +276,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.globals["plural"] = _plural
+    env.globals["plural"] = plural
     return env
 
 
@@ -310,7 +285,7 @@ def _daily_amount(r: dict[str, Any]) -> str:
         return "—"
     if not r["entries_with_magnesium"]:
         return "no known value"
-    return f"at least {_fmt_round(r['magnesium_known_mg'] or 0.0)} mg"
+    return f"at least {rounded(r['magnesium_known_mg'] or 0.0)} mg"
 
 
 def _daily_coverage(r: dict[str, Any]) -> str:
@@ -318,38 +293,5 @@ def _daily_coverage(r: dict[str, Any]) -> str:
     if entries == 0:
         return "no food entries"
     noun = "entry" if entries == 1 else "entries"
-    known = _fmt_count(r["entries_with_magnesium"] or 0)
-    return f"known for {known} of {_fmt_count(entries)} {noun}"
-
-
-def _plural(n: int, word: str) -> str:
-    """``_plural(1, "day")`` -> "1 day", ``_plural(2800, "reading")`` -> "2,800 readings"."""
-    return f"{int(n):,} {word if int(n) == 1 else word + 's'}"
-
-
-def _fmt_round(value: float, places: int = 0) -> str:
-    return charts.round_half_up(value, places)
-
-
-def _fmt_number(value: float) -> str:
-    """A reference figure as given: 420 -> "420", 320.5 -> "320.5"."""
-    return f"{value:,g}" if float(value) != int(value) else f"{int(value):,}"
-
-
-def _fmt_count(value: int | None) -> str:
-    return "—" if value is None else f"{int(value):,}"
-
-
-def _text(value: object) -> str:
-    return "—" if value is None else str(value)
-
-
-def _fmt_utc(value: datetime | date | None) -> str:
-    """UTC timestamps as "2026-10-01 08:00 UTC"; naive values are taken to be UTC already."""
-    if value is None:
-        return "—"
-    if not isinstance(value, datetime):
-        return value.isoformat()
-    if value.tzinfo is not None and value.utcoffset() != timedelta(0):
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    known = count(r["entries_with_magnesium"] or 0)
+    return f"known for {known} of {count(entries)} {noun}"

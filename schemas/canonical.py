@@ -497,6 +497,103 @@ AGP_PROFILE = TableSpec(
     unique_key=("subject_id", "period_start", "bin"),
 )
 
+
+def _double(name: str, what: str, low: float | None = None, high: float | None = None,
+            nullable: bool = True) -> Column:
+    return Column(name, pl.Float64(), "DOUBLE", what, nullable=nullable, min_value=low,
+                  max_value=high)
+
+
+def _bigint(name: str, what: str, low: float | None = 0, nullable: bool = True) -> Column:
+    return Column(name, pl.Int64(), "BIGINT", what, nullable=nullable, min_value=low)
+
+
+def _text(name: str, what: str, nullable: bool = True,
+          allowed: tuple[str, ...] | None = None) -> Column:
+    return Column(name, pl.String(), "VARCHAR", what, nullable=nullable, allowed=allowed)
+
+
+MEAL_STATUSES = ("no_time", "no_glucose", "no_baseline", "incomplete_window",
+                 "overlaps_next_meal", "ok")
+# A meal: food entries of one sitting (transforms.glucose.meals.group_meals).
+MEAL_COLUMNS = (
+    SUBJECT,
+    _text("meal_id", "md5 of subject, meal time (or day and label when untimed)", False),
+    Column("local_date", pl.Date(), "DATE", "local day", nullable=False),
+    Column("meal_local_ts", pl.Datetime("us"), "TIMESTAMP", "earliest entry's local time; "
+           "null when the export has no times"),
+    _text("meal", "meal label from the export"),
+    _text("foods", "food names, in order eaten"),
+    _bigint("food_entries", "food entries in the meal", 1, False),
+    _double("magnesium_known_mg", "sum of the known magnesium (a lower bound)", 0),
+    _double("magnesium_coverage_pct", "entries with known magnesium, %", 0, 100),
+    _double("carbohydrates_g", "sum of the known carbohydrates", 0),
+    _double("energy_kcal", "sum of the known energy", 0),
+    _text("food_keys", "repeat-meal signature: distinct normalised food names"),
+)
+# Its glucose response (transforms.glucose.meals.meal_responses) and the parameters used.
+RESPONSE_COLUMNS = (
+    _double("baseline_mg_dl", "mean of numeric readings in the baseline window", 10, 1_000),
+    _bigint("baseline_readings", "sensor readings in the baseline window (timed meals)"),
+    _bigint("window_readings", "sensor readings in the response window (timed meals)"),
+    _bigint("interval_min", "sensor interval the completeness expects", 1),
+    _double("window_completeness_pct", "window readings / expected, %", 0, 100),
+    _double("peak_mg_dl", "highest numeric reading in the window", 10, 1_000),
+    _double("peak_rise_mg_dl", "peak − baseline", -1_000, 1_000),
+    _double("time_to_peak_min", "minutes from the meal to the peak", 0),
+    _double("iauc_mg_dl_min", "incremental AUC above baseline, positive parts (Wolever)", 0),
+    _double("return_to_baseline_min", "minutes to the first reading after the peak within "
+            "the margin of the baseline", 0),
+    _text("status", "why a meal is or is not usable", False, MEAL_STATUSES),
+    Column("usable", pl.Boolean(), "BOOLEAN", "status is ok", nullable=False),
+    _bigint("param_baseline_min", "baseline window, minutes", 1, False),
+    _bigint("param_window_min", "response window, minutes", 1, False),
+    _bigint("param_meal_gap_min", "entries this close form one meal, minutes", 0, False),
+    _double("param_return_margin_mg_dl", "back-to-baseline margin", 0, nullable=False),
+    _double("param_max_missing_pct", "window readings that may be missing, %", 0, 100, False),
+)
+MEAL_RESPONSES = TableSpec(
+    name="meal_responses",
+    description="One row per meal (timed or not) with its glucose response and status.",
+    columns=MEAL_COLUMNS + RESPONSE_COLUMNS,
+    unique_key=("meal_id",),
+)
+
+ASSOCIATION_ANALYSES = ("daily", "meal")
+ASSOCIATION_STATUSES = ("estimated", "not_enough_data", "no_glucose", "no_food")
+# Daily rows leave `meals` null (transforms.glucose.associations).
+ASSOCIATIONS = TableSpec(
+    name="associations",
+    description="Logged magnesium vs glucose outcomes per subject, outcome and lag: slope per "
+                "100 mg with a bootstrap CI, or why there is not enough data yet.",
+    columns=(
+        SUBJECT,
+        _text("analysis", "daily or meal", False, ASSOCIATION_ANALYSES),
+        _text("exposure", "magnesium column", False),
+        _text("outcome", "glucose outcome column", False),
+        _bigint("lag_days", "outcome day − magnesium day", 0, False),
+        _text("adjusted_for", "covariate the slope is adjusted for"),
+        _bigint("paired_days", "days with both series", 0, False),
+        _bigint("meals", "meals used (meal analysis)", 0),
+        _bigint("qualifying_days", "days passing the data gate", 0, False),
+        _double("magnesium_coverage_pct", "mean magnesium coverage of the days used", 0, 100),
+        _double("glucose_wear_pct", "mean CGM wear of the days used", 0, 100),
+        _double("estimate", "slope per 100 mg logged magnesium"),
+        _double("ci_low", "95 % bootstrap CI, low"),
+        _double("ci_high", "95 % bootstrap CI, high"),
+        _double("r", "Pearson (partial) correlation", -1, 1),
+        _double("r_ci_low", "95 % bootstrap CI of r, low", -1, 1),
+        _double("r_ci_high", "95 % bootstrap CI of r, high", -1, 1),
+        _bigint("n_boot", "bootstrap resamples", 0),
+        _bigint("block_days", "bootstrap block length, days", 1),
+        _bigint("seed", "random seed of the bootstrap", None),
+        _text("status", "estimated, or why not", False, ASSOCIATION_STATUSES),
+        _bigint("days_needed", "more qualifying days needed for an estimate", 0),
+        _text("message", "plain-language result with n, CI and coverage", False),
+    ),
+    unique_key=("subject_id", "analysis", "outcome", "lag_days"),
+)
+
 WAREHOUSE_TABLES = (STORED_FOOD_ENTRY, STORED_GLUCOSE_READING, IMPORT_BATCHES, QUARANTINED_ROWS,
                     VALIDATION_RUNS, REF_FOODS, REF_PORTIONS, REF_ALIASES, USER_ALIASES,
                     CUSTOM_FOODS, SUPPLEMENTS, SUPPLEMENT_COMPOUNDS, FOOD_NAME_MATCHES,
@@ -505,4 +602,6 @@ WAREHOUSE_TABLES = (STORED_FOOD_ENTRY, STORED_GLUCOSE_READING, IMPORT_BATCHES, Q
 # Marts built by SQL files (transforms/sql/marts/<name>.sql) and marts computed in polars.
 SQL_MART_TABLES = (DAILY_SUMMARY,)
 GLUCOSE_MART_TABLES = (DAILY_GLUCOSE_METRICS, PERIOD_GLUCOSE_METRICS, AGP_PROFILE)
-MART_TABLES = SQL_MART_TABLES + GLUCOSE_MART_TABLES
+# Built from the two above, in this order (associations read daily_glucose_metrics).
+ANALYSIS_MART_TABLES = (MEAL_RESPONSES, ASSOCIATIONS)
+MART_TABLES = SQL_MART_TABLES + GLUCOSE_MART_TABLES + ANALYSIS_MART_TABLES

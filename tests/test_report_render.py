@@ -10,6 +10,7 @@ import os
 import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import polars as pl
 import pytest
 
 from reports import charts
+from reports.data import glucose_parts
 from reports.model import (
     BATCHES_SCHEMA,
     DAILY_SCHEMA,
@@ -53,11 +55,33 @@ def _daily(rows: list[tuple]) -> pl.DataFrame:
     ).select(DAILY_SCHEMA.names())
 
 
+def sensor(days: list[tuple[date, list[float]]]) -> pl.DataFrame:
+    """Sensor readings every 5 minutes from local midnight of each day (local = UTC here)."""
+    rows = [
+        (day, datetime.combine(day, datetime.min.time()) + timedelta(minutes=5 * i), value)
+        for day, values in days
+        for i, value in enumerate(values)
+    ]
+    frame = pl.DataFrame(rows, schema={"local_date": pl.Date, "local_ts": pl.Datetime("us"),
+                                       "glucose_mg_dl": pl.Float64}, orient="row")
+    return frame.with_columns(
+        subject_id=pl.lit("me"), device=pl.lit("G7"),
+        ts_utc=pl.col("local_ts").dt.replace_time_zone("UTC"),
+        out_of_range=pl.lit(None, pl.String),
+    )
+
+
+# Day 1: 216 readings at 100 then 72 at 200 mg/dL (mean 125, 75 % in 70–180); day 3: 96
+# readings at 150 (8 hours: wear 33 %); day 2 none.
+THREE_DAY_SENSOR = sensor([(date(2026, 9, 1), [100.0] * 216 + [200.0] * 72),
+                           (date(2026, 9, 3), [150.0] * 96)])
+
+
 def three_day_daily(with_glucose: bool = True) -> pl.DataFrame:
     # day 1: 4 entries, 3 with Mg, 300 mg known; day 2: 2 of 2 entries, 200 mg; day 3: no food.
     # Average over days with food = (300 + 200) / 2 = 250 mg; 250/420 = 59.5 % -> "60 %",
     # 250/320 = 78.1 % -> "78 %"; entries with a value 5 of 6 -> 83 %.
-    # (Counting day 3 as 0 would give 167 mg.)
+    # (Counting day 3 as 0 would give 167 mg.) Glucose as in THREE_DAY_SENSOR.
     g = with_glucose
     return _daily(
         [
@@ -68,8 +92,8 @@ def three_day_daily(with_glucose: bool = True) -> pl.DataFrame:
                 1,
                 300.0,
                 288 if g else 0,
-                120.0 if g else None,
-                0.8 if g else None,
+                125.0 if g else None,
+                0.75 if g else None,
             ),
             (date(2026, 9, 2), 2, 2, 0, 200.0, 0, None, None),
             (
@@ -80,14 +104,19 @@ def three_day_daily(with_glucose: bool = True) -> pl.DataFrame:
                 None,
                 96 if g else 0,
                 150.0 if g else None,
-                0.5 if g else None,
+                1.0 if g else None,
             ),
         ]
     )
 
 
-def bundle(daily: pl.DataFrame | None = None, **overrides) -> ReportInput:
+def bundle(daily: pl.DataFrame | None = None, readings: pl.DataFrame | None = None,
+           **overrides) -> ReportInput:
+    """A report bundle; glucose frames come from `readings` through the real metrics code
+    (THREE_DAY_SENSOR when the daily frame has glucose and no readings are given)."""
     daily = three_day_daily() if daily is None else daily
+    if readings is None and daily["glucose_readings"].sum() > 0:
+        readings = THREE_DAY_SENSOR
     batches = pl.DataFrame(
         {
             "file_name": ["cronometer_servings.csv", SCRIPT, CHILI],
@@ -140,6 +169,8 @@ def bundle(daily: pl.DataFrame | None = None, **overrides) -> ReportInput:
         },
         "notes": (f"12 entries have no time {SCRIPT}", CHILI),
     }
+    if readings is not None:
+        values |= glucose_parts(readings, first, last)
     values.update(overrides)
     return ReportInput(**values)
 
@@ -160,8 +191,8 @@ def start_tags(html: str) -> list[tuple[str, dict[str, str | None]]]:
 
 
 def text_of(html: str) -> str:
-    """Visible text with tags removed and whitespace collapsed (for phrase checks)."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    """Visible text with tags removed, entities decoded and whitespace collapsed."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 @pytest.fixture(scope="module")
@@ -251,22 +282,24 @@ def test_page_is_mobile_and_print_ready(html):
     assert "overflow-x: auto" in html
 
 
-def test_charts_are_inline_accessible_svg(html):
-    svgs = [(attrs.get("id"), attrs) for tag, attrs in start_tags(html) if tag == "svg"]
-    assert [i for i, _ in svgs] == [
-        "chart-magnesium-daily",
-        "chart-glucose-daily",
-        "chart-time-in-range",
+def test_charts_are_inline_accessible_svg(html, html_two_weeks):
+    ids = [attrs.get("id") for tag, attrs in start_tags(html) if tag == "svg"]
+    # 2 of 3 days with readings: not enough for the period charts (see the glucose tests)
+    assert ids == ["chart-magnesium-daily", "chart-glucose-daily"]
+    svgs = [attrs for tag, attrs in start_tags(html_two_weeks) if tag == "svg"]
+    assert [a.get("id") for a in svgs] == [
+        "chart-magnesium-daily", "chart-period-ranges", "chart-agp", "chart-overlay",
+        "chart-time-in-ranges", "chart-glucose-daily",
     ]
-    for _, attrs in svgs:
+    for attrs in svgs:
         assert attrs.get("role") == "img"
-        assert attrs.get("aria-label")
-    label = 'aria-label="Daily logged magnesium, 2026-09-01 to 2026-09-03, 3 days, 2 with food'
+        assert attrs.get("aria-labelledby")
+    label = "Daily logged magnesium, 2026-09-01 to 2026-09-03, 3 days, 2 with food"
     assert label in html
-    assert html.count('<title id="chart-') == 3
-    # ids are prefixed per chart, so inlining three charts gives no duplicate ids
-    ids = re.findall(r'\bid="([^"]+)"', html)
-    assert len(ids) == len(set(ids))
+    assert html_two_weeks.count('<title id="chart-') == len(svgs)
+    # ids are prefixed per chart, so inlining several charts gives no duplicate ids
+    all_ids = re.findall(r'\bid="([^"]+)"', html_two_weeks)
+    assert len(all_ids) == len(set(all_ids))
 
 
 # --- magnesium figures -------------------------------------------------------------------------
@@ -322,40 +355,69 @@ def test_glucose_free_input(html_no_glucose):
 
 def test_glucose_daily_rows_carry_n(html):
     text = text_of(html)
-    assert "2026-09-01 288 120 mg/dL 80 %" in text
-    assert "2026-09-03 96 150 mg/dL 50 %" in text
+    # date, readings, wear (288 × 5 min = 100 %; 96 × 5 min = 480 of 1440 min = 33 %),
+    # mean, share 70–180 (from THREE_DAY_SENSOR)
+    assert "2026-09-01 288 100 % 125 mg/dL 75 %" in text
+    assert "2026-09-02 0 — — —" in text
+    assert "2026-09-03 96 33 % 150 mg/dL 100 %" in text
 
 
-def test_glucose_period_summary_needs_14_days(html):
+def test_glucose_period_summary_needs_enough_days(html):
+    # 2 of the 3 days have readings (all 3 needed in a period shorter than 14 days)
     text = text_of(html)
-    assert "Not enough data yet for a period summary" in text
-    assert "12 more days with readings are needed" in text  # 14 - 2 days with readings
+    assert "Not enough data yet" in text
+    assert 'id="glucose-metrics"' not in html
+    assert "1 more day" in text
 
 
-def test_glucose_period_figures_are_weighted_by_readings():
-    # Days 1–7: 100 readings, mean 100, 90 % in range; days 8–14: 300 readings, mean 160, 50 %.
-    # Weighted mean = (7·100·100 + 7·300·160) / (7·400) = 145 mg/dL (average of daily means
-    # would be 130); weighted share = (7·100·0.9 + 7·300·0.5) / 2800 = 0.60 -> "60 %".
-    start = date(2026, 9, 1)
-    rows = [
-        (
-            start + timedelta(days=i),
-            1,
-            1,
-            0,
-            100.0,
-            100 if i < 7 else 300,
-            100.0 if i < 7 else 160.0,
-            0.9 if i < 7 else 0.5,
-        )
-        for i in range(14)
-    ]
-    text = text_of(render_report(bundle(_daily(rows))))
-    assert "mean glucose was 145 mg/dL" in text
-    assert "60 % of readings were 70–180 mg/dL" in text
-    assert "2,800 readings" in text
-    assert "weighted by its number of sensor readings" in text
-    assert "Not enough data yet for a period summary" not in text
+# Two weeks of full sensor days: days 1–7 all 100 mg/dL; days 8–14 the first 144 readings at
+# 100 and the last 144 (12:00–23:55) at 220. n = 14 × 288 = 4,032 readings; 3,024 at 100 and
+# 1,008 at 220. By hand:
+#   mean = (3024·100 + 1008·220) / 4032 = 130 mg/dL; GMI = 3.31 + 0.02392·130 = 6.42 %
+#   SD (n − 1) = sqrt((3024·30² + 1008·90²) / 4031) = sqrt(10,886,400 / 4031) = 51.97 mg/dL
+#   CV = 51.97 / 130 = 40.0 %; in 70–180: 3024 / 4032 = 75.0 %; above 180: 25.0 %
+#   wear = 4032 · 5 min / (14 · 1440 min) = 100 %
+#   MODD: days 2–14 each have 288 readings 24 h later than one on the day before; only day 8's
+#     afternoon differs (144 pairs × 120) → 17,280 / 3,744 = 4.6 mg/dL → "5 mg/dL"
+#   CONGA(1): 4,020 readings have one 1 h before; +120 at 12:00–12:55 on days 8–14 (84),
+#     −120 at 00:00–00:55 on days 9–14 (72), 0 elsewhere: mean 1440 / 4020 = 0.358,
+#     SD = sqrt((156 · 120² − 4020 · 0.358²) / 4019) = 23.6 → "24 mg/dL"
+TWO_WEEKS = [date(2026, 9, 1) + timedelta(days=i) for i in range(14)]
+TWO_WEEK_SENSOR = sensor([(day, [100.0] * 288 if i < 7 else [100.0] * 144 + [220.0] * 144)
+                          for i, day in enumerate(TWO_WEEKS)])
+
+
+@pytest.fixture(scope="module")
+def html_two_weeks() -> str:
+    daily = _daily([(day, 2, 2, 0, 300.0, 288, 100.0 if i < 7 else 160.0,
+                     1.0 if i < 7 else 0.5) for i, day in enumerate(TWO_WEEKS)])
+    return render_report(bundle(daily, TWO_WEEK_SENSOR))
+
+
+@pytest.mark.parametrize("row", [
+    "Days with sensor data 14 ≥ 14 days",
+    "Sensor wear (time with readings) 100 % ≥ 70 %",
+    "Readings (n) 4,032",
+    "Mean glucose 130 mg/dL",
+    "Glucose management indicator (GMI) 6.4 %",
+    "Standard deviation 52 mg/dL",
+    "Coefficient of variation (CV) 40.0 % ≤ 36 %",
+    "Time in range 70–180 mg/dL 75.0 % > 70 %",
+    "Time below 70 mg/dL (includes below 54) 0.0 % < 4 %",
+    "Time above 180 mg/dL (includes above 250) 25.0 % < 25 %",
+    "Time above 250 mg/dL 0.0 % < 5 %",
+    "MODD (mean of daily differences) 5 mg/dL",
+    "CONGA(1) 24 mg/dL",
+])
+def test_glucose_metrics_table_matches_hand_values(html_two_weeks, row):
+    assert row in text_of(html_two_weeks)
+
+
+def test_time_of_day_rows_carry_n(html_two_weeks):
+    # night 00:00–05:59: 72 readings a day, all 100; evening 18:00–23:59: days 8–14 at 220
+    text = text_of(html_two_weeks)
+    assert "night 1,008 100 mg/dL 100.0 % 0.0 % 0.0 %" in text
+    assert "evening 1,008 160 mg/dL 50.0 % 0.0 % 50.0 %" in text
 
 
 # --- wording -----------------------------------------------------------------------------------
@@ -425,7 +487,10 @@ def test_charts_are_deterministic_and_inlinable():
     daily = three_day_daily()
     first = charts.magnesium_daily_svg(daily, REFS)
     assert first == charts.magnesium_daily_svg(daily, REFS)
-    for svg in (first, charts.glucose_daily_svg(daily), charts.time_in_range_svg(daily)):
+    parts = glucose_parts(TWO_WEEK_SENSOR, TWO_WEEKS[0], TWO_WEEKS[-1])
+    for svg in (first, charts.glucose_daily_svg(daily),
+                charts.time_in_ranges_svg(parts["glucose_daily"]),
+                charts.agp_svg(parts["agp"], 14), charts.overlay_svg(parts["overlay"])):
         assert svg.startswith("<svg ")
         assert 'role="img"' in svg and "<title " in svg
         assert "<script" not in svg
@@ -436,7 +501,7 @@ def test_chart_functions_refuse_empty_data():
     with pytest.raises(ValueError):
         charts.glucose_daily_svg(no_glucose)
     with pytest.raises(ValueError):
-        charts.time_in_range_svg(no_glucose)
+        charts.time_in_ranges_svg(pl.DataFrame())
 
 
 # --- writing -----------------------------------------------------------------------------------

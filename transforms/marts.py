@@ -6,7 +6,7 @@ import duckdb
 
 from schemas.canonical import MART_TABLES, SQL_MART_TABLES
 from transforms.crashpoints import crash_point
-from transforms.glucose.marts import glucose_marts, sensor_readings
+from transforms.glucose.marts import analysis_marts, glucose_marts, sensor_readings
 from transforms.ingest import record_validation
 from transforms.validate import ValidationOutcome, validate_frame
 from transforms.warehouse import insert_frame, query_frame, run, sql, transaction
@@ -18,7 +18,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> list[ValidationOutcome]:
     Marts are derived data, so a failed expectation is recorded (and shown in reports)
     rather than quarantining anything.
     """
-    computed = glucose_marts(sensor_readings(con))
+    readings = sensor_readings(con)
+    computed = glucose_marts(readings)
     with transaction(con):
         for spec in MART_TABLES:
             run(con, f"DELETE FROM {spec.name}")
@@ -26,6 +27,8 @@ def build_marts(con: duckdb.DuckDBPyConnection) -> list[ValidationOutcome]:
         for spec in SQL_MART_TABLES:
             run(con, f"INSERT INTO {spec.name} BY NAME {sql('marts', spec.name)}")
         for name, frame in computed.items():
+            insert_frame(con, name, frame)
+        for name, frame in analysis_marts(con, readings).items():
             insert_frame(con, name, frame)
         crash_point("marts:inserted")
     crash_point("marts:built")

@@ -35,7 +35,7 @@ from transforms.warehouse import (
     transaction,
 )
 
-NIGHTLY_WINDOW_DAYS = 28
+NIGHTLY_WINDOW_DAYS = 7
 
 
 @contextmanager

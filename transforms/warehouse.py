@@ -13,7 +13,7 @@ import random
 import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -165,7 +165,10 @@ def registered(con: duckdb.DuckDBPyConnection, name: str,
     try:
         yield name
     finally:
-        con.unregister(name)
+        # In an aborted transaction unregistering fails too; that error would hide the one
+        # that aborted it (a later register() replaces the name anyway).
+        with suppress(duckdb.TransactionException):
+            con.unregister(name)
 
 
 def insert_frame(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:

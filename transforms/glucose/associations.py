@@ -51,6 +51,8 @@ from typing import Final
 import numpy as np
 import polars as pl
 
+from schemas.canonical import ASSOCIATIONS
+
 GATE: Final[dict[str, float]] = {
     "min_paired_days": 28,
     "min_wear_pct": 70.0,
@@ -90,35 +92,10 @@ OUTCOME_WORDS: Final[dict[str, tuple[str, str, int]]] = {
     "peak_rise_mg_dl": ("a peak glucose rise", "mg/dL", 1),
 }
 
+# Meal rows fill every column of the mart; daily rows all but `meals`.
+MEAL_ASSOCIATION_SCHEMA: Final[dict[str, pl.DataType]] = dict(ASSOCIATIONS.polars_schema())
 ASSOCIATION_SCHEMA: Final[dict[str, pl.DataType]] = {
-    "subject_id": pl.String(),
-    "analysis": pl.String(),
-    "exposure": pl.String(),
-    "outcome": pl.String(),
-    "lag_days": pl.Int64(),
-    "adjusted_for": pl.String(),
-    "paired_days": pl.Int64(),
-    "qualifying_days": pl.Int64(),
-    "magnesium_coverage_pct": pl.Float64(),
-    "glucose_wear_pct": pl.Float64(),
-    "estimate": pl.Float64(),
-    "ci_low": pl.Float64(),
-    "ci_high": pl.Float64(),
-    "r": pl.Float64(),
-    "r_ci_low": pl.Float64(),
-    "r_ci_high": pl.Float64(),
-    "n_boot": pl.Int64(),
-    "block_days": pl.Int64(),
-    "seed": pl.Int64(),
-    "status": pl.String(),
-    "days_needed": pl.Int64(),
-    "message": pl.String(),
-}
-# Meal rows: the same columns plus `meals` (meals used) right after paired_days.
-MEAL_ASSOCIATION_SCHEMA: Final[dict[str, pl.DataType]] = dict(
-    [*list(ASSOCIATION_SCHEMA.items())[:7], ("meals", pl.Int64()),
-     *list(ASSOCIATION_SCHEMA.items())[7:]]
-)
+    name: dtype for name, dtype in MEAL_ASSOCIATION_SCHEMA.items() if name != "meals"}
 
 DAILY_INPUT: Final = ("subject_id", "local_date", "magnesium_known_mg", "magnesium_coverage_pct",
                       "wear_pct", *DAILY_OUTCOMES)

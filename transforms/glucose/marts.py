@@ -7,9 +7,18 @@ from datetime import date, timedelta
 import duckdb
 import polars as pl
 
-from schemas.canonical import AGP_PROFILE, DAILY_GLUCOSE_METRICS, PERIOD_GLUCOSE_METRICS
+from schemas.canonical import (
+    AGP_PROFILE,
+    ASSOCIATIONS,
+    DAILY_GLUCOSE_METRICS,
+    MEAL_RESPONSES,
+    PERIOD_GLUCOSE_METRICS,
+)
 from transforms.glucose.agp import agp_profile
+from transforms.glucose.associations import daily_associations, meal_associations
+from transforms.glucose.meals import meal_responses
 from transforms.glucose.metrics import Period, glucose_metrics
+from transforms.glucose.series import with_intervals
 from transforms.warehouse import query_frame, run
 
 SENSOR_READINGS_SQL = """
@@ -71,7 +80,8 @@ def period_metrics(con: duckdb.DuckDBPyConnection, start: date | None, end: date
     return glucose_metrics(readings, by=by, start=start, end=end, by_time_of_day=by_time_of_day)
 
 
-# One row per subject and day with food or glucose: the inputs of the daily associations.
+# One row per subject and day with food or glucose: the inputs of the daily associations
+# (read inside the rebuild, after daily_summary and daily_glucose_metrics are filled).
 DAILY_ASSOCIATION_SQL = """
 SELECT s.subject_id, s.local_date,
        CASE WHEN s.food_entries > 0 THEN s.magnesium_known_mg END AS magnesium_known_mg,
@@ -80,7 +90,26 @@ SELECT s.subject_id, s.local_date,
        g.wear_pct, g.mean_mg_dl, g.cv_pct, g.tir_70_180_pct
 FROM daily_summary AS s
 LEFT JOIN daily_glucose_metrics AS g USING (subject_id, local_date)
-WHERE ($subject_id::VARCHAR IS NULL OR s.subject_id = $subject_id::VARCHAR)
-  AND ($end::DATE IS NULL OR s.local_date <= $end::DATE)
 ORDER BY s.subject_id, s.local_date
 """
+
+MEAL_ENTRIES_SQL = """
+SELECT subject_id, entry_id, local_date, local_ts, meal, food_name, magnesium_mg,
+       carbohydrates_g, energy_kcal, entry_type
+FROM core_food_entries
+ORDER BY subject_id, local_date, local_ts NULLS LAST, entry_id
+"""
+
+
+def analysis_marts(con: duckdb.DuckDBPyConnection,
+                   readings: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Meal responses and magnesium–glucose associations (daily and meal level), shaped as
+    their specs. Reads daily_summary and daily_glucose_metrics: call after they are built."""
+    meals = meal_responses(query_frame(con, MEAL_ENTRIES_SQL), with_intervals(readings))
+    associations = pl.concat(
+        [daily_associations(query_frame(con, DAILY_ASSOCIATION_SQL)), meal_associations(meals)],
+        how="diagonal_relaxed")
+    return {
+        spec.name: frame.select(pl.col(c.name).cast(c.polars_type) for c in spec.columns)
+        for spec, frame in ((MEAL_RESPONSES, meals), (ASSOCIATIONS, associations))
+    }

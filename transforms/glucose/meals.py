@@ -51,6 +51,8 @@ from typing import Final
 import duckdb
 import polars as pl
 
+from schemas.canonical import MEAL_COLUMNS, RESPONSE_COLUMNS
+
 MEAL_PARAMETERS: Final[dict[str, int | float]] = {
     "baseline_min": 30,
     "window_min": 120,
@@ -62,47 +64,13 @@ MEAL_PARAMETERS: Final[dict[str, int | float]] = {
 # A reading stands for at most its own interval; the extra half absorbs sensor clock jitter.
 MAX_BRIDGE_INTERVALS: Final = 1.5
 
-MEAL_STATUSES: Final = ("no_time", "no_glucose", "no_baseline", "incomplete_window",
-                        "overlaps_next_meal", "ok")
 
 ENTRY_COLUMNS: Final = ("subject_id", "entry_id", "local_date", "local_ts", "meal", "food_name",
                         "magnesium_mg", "carbohydrates_g", "energy_kcal", "entry_type")
 READING_COLUMNS: Final = ("subject_id", "local_ts", "glucose_mg_dl", "interval_min")
 
-MEAL_SCHEMA: Final = pl.Schema({
-    "subject_id": pl.String(),
-    "meal_id": pl.String(),
-    "local_date": pl.Date(),
-    "meal_local_ts": pl.Datetime("us"),
-    "meal": pl.String(),
-    "foods": pl.String(),
-    "food_entries": pl.Int64(),
-    "magnesium_known_mg": pl.Float64(),
-    "magnesium_coverage_pct": pl.Float64(),
-    "carbohydrates_g": pl.Float64(),
-    "energy_kcal": pl.Float64(),
-    "food_keys": pl.String(),
-})
-
-RESPONSE_SCHEMA: Final = pl.Schema({
-    "baseline_mg_dl": pl.Float64(),
-    "baseline_readings": pl.Int64(),
-    "window_readings": pl.Int64(),
-    "interval_min": pl.Int64(),
-    "window_completeness_pct": pl.Float64(),
-    "peak_mg_dl": pl.Float64(),
-    "peak_rise_mg_dl": pl.Float64(),
-    "time_to_peak_min": pl.Float64(),
-    "iauc_mg_dl_min": pl.Float64(),
-    "return_to_baseline_min": pl.Float64(),
-    "status": pl.String(),
-    "usable": pl.Boolean(),
-    "param_baseline_min": pl.Int64(),
-    "param_window_min": pl.Int64(),
-    "param_meal_gap_min": pl.Int64(),
-    "param_return_margin_mg_dl": pl.Float64(),
-    "param_max_missing_pct": pl.Float64(),
-})
+MEAL_SCHEMA: Final = pl.Schema({c.name: c.polars_type for c in MEAL_COLUMNS})
+RESPONSE_SCHEMA: Final = pl.Schema({c.name: c.polars_type for c in RESPONSE_COLUMNS})
 
 SPREAD_SCHEMA: Final = pl.Schema({
     "subject_id": pl.String(),
