@@ -57,16 +57,24 @@ def write_clarity(path: Path, rng: np.random.Generator) -> int:
     return n
 
 
-def write_servings(path: Path) -> int:
-    rows = [[(START + timedelta(days=d)).date().isoformat(), "", "Lunch", name, amount, "100",
-             "" if mg is None else f"{mg:.2f}", "Foods"]
-            for d in range(DAYS) for name, amount, mg in FOODS]
+SERVINGS_HEADER = ["Day", "Time", "Group", "Food Name", "Amount", "Energy (kcal)",
+                   "Magnesium (mg)", "Category"]
+
+
+def write_servings_rows(path: Path, rows: list[list[str]]) -> int:
+    """A Cronometer servings.csv with the columns of SERVINGS_HEADER."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["Day", "Time", "Group", "Food Name", "Amount", "Energy (kcal)",
-                         "Magnesium (mg)", "Category"])
+        writer.writerow(SERVINGS_HEADER)
         writer.writerows(rows)
     return len(rows)
+
+
+def write_servings(path: Path) -> int:
+    return write_servings_rows(path, [
+        [(START + timedelta(days=d)).date().isoformat(), "", "Lunch", name, amount, "100",
+         "" if mg is None else f"{mg:.2f}", "Foods"]
+        for d in range(DAYS) for name, amount, mg in FOODS])
 
 
 def warm_up_validation() -> None:

@@ -26,7 +26,6 @@ bench/report_month_results.md
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib.util
 import inspect
 import os
@@ -94,12 +93,7 @@ def write_timed_servings(path: Path, start: datetime, days: int,
             rows.append([local_day.isoformat(), at.strftime("%H:%M"), group, name, amount,
                          "100", "" if mg is None else f"{mg:.2f}",
                          "Supplements" if group == "Supplements" else "Foods"])
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["Day", "Time", "Group", "Food Name", "Amount", "Energy (kcal)",
-                         "Magnesium (mg)", "Category"])
-        writer.writerows(rows)
-    return len(rows)
+    return _import_year().write_servings_rows(path, rows)
 
 
 def timed(function: Callable[[], T]) -> tuple[float, T]:

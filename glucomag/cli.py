@@ -153,7 +153,7 @@ def report(
         "--pdf", help="Also print it to a PDF beside it (needs Chromium or Chrome).")] = False,
 ) -> None:
     """Write the report for one calendar month."""
-    from reports.data import month_bounds, write_period_report
+    from reports.data import month_bounds, report_path, write_period_report
     from reports.pdf import PdfError, html_to_pdf
     from transforms.pipeline import rebuild_marts
 
@@ -162,8 +162,10 @@ def report(
     settings = _settings(home)
     rebuild_marts(settings)
     start, end = month_bounds(date.fromisoformat(f"{month}-01"))
+    replaced = report_path(settings, "monthly", month).exists()
     path = write_period_report(settings, start, end, kind="monthly", label=month)
-    typer.echo(f"report: {path.resolve()}")
+    typer.echo(f"report: {path.resolve()}" + (" (replaced the earlier one for this month)"
+                                              if replaced else ""))
     if pdf:
         try:
             typer.echo(f"pdf: {html_to_pdf(path, path.with_suffix('.pdf')).resolve()}")

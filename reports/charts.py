@@ -27,6 +27,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
@@ -312,11 +313,8 @@ def agp_svg(agp: pl.DataFrame, days: int) -> str:
         ax.plot(hours, p[50], color=AGP_COLOURS["median"], linewidth=2, label="Median")
         for level in (RANGE_LOW_MG_DL, RANGE_HIGH_MG_DL):
             ax.axhline(level, color=GLUCOSE_COLOURS["in_range"], linewidth=1.2)
-        ax.set_xlim(0, 24)
-        ax.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
+        _clock_axes(ax)
         ax.set_ylim(40, max(250.0, float(np.nanmax(p[95])) + 20))
-        ax.set_xlabel("Time of day (local)")
-        ax.set_ylabel("Glucose (mg/dL)")
         ax.set_title(f"Ambulatory glucose profile ({_plural(days, 'day')} overlaid)", loc="left")
         fig.legend(loc="outside lower center", ncols=3, frameon=False)
         median = complete["p50_smoothed_mg_dl"]
@@ -348,10 +346,7 @@ def overlay_svg(overlay: pl.DataFrame) -> str:
             values = np.insert(values, breaks, np.nan)
             hours = np.insert(hours, breaks, np.nan)
             ax.plot(hours, values, color="#34495e", alpha=0.35, linewidth=0.8)
-        ax.set_xlim(0, 24)
-        ax.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
-        ax.set_xlabel("Time of day (local)")
-        ax.set_ylabel("Glucose (mg/dL)")
+        _clock_axes(ax)
         ax.set_title(f"Daily glucose traces overlaid ({_plural(len(days), 'day')})", loc="left")
         fig.legend(loc="outside lower center", ncols=1, frameon=False)
         values = ordered["glucose_mg_dl"]
@@ -364,6 +359,14 @@ def overlay_svg(overlay: pl.DataFrame) -> str:
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _clock_axes(ax: Axes) -> None:
+    """x: the 24 hours of the local clock, labelled every 3 hours; y: glucose."""
+    ax.set_xlim(0, 24)
+    ax.set_xticks(range(0, 25, 3), [f"{h:02d}:00" for h in range(0, 25, 3)])
+    ax.set_xlabel("Time of day (local)")
+    ax.set_ylabel("Glucose (mg/dL)")
 
 
 def _x_days(daily: pl.DataFrame) -> tuple[np.ndarray, str, str]:

@@ -287,6 +287,11 @@ def load_report_input(
     )
 
 
+def report_path(settings: Settings, kind: str, label: str) -> Path:
+    """Where the report of one period lives: reports/<kind>/<label>.html."""
+    return settings.reports / kind / f"{label}.html"
+
+
 def write_period_report(settings: Settings, start: date, end: date, kind: str, label: str) -> Path:
     """Render the report for [start, end] to reports/<kind>/<label>.html, replacing the same
     period's report atomically, then refresh reports/index.html."""
@@ -298,6 +303,6 @@ def write_period_report(settings: Settings, start: date, end: date, kind: str, l
     )
     with warehouse(settings) as con:
         data = load_report_input(con, settings, start, end, title, kind)
-    path = write_report(render_report(data), settings.reports / kind / f"{label}.html")
+    path = write_report(render_report(data), report_path(settings, kind, label))
     write_index(settings.reports)
     return path

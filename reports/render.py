@@ -194,39 +194,16 @@ def _quality_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]:
         both=(has_food & has_glucose).sum(),
         neither=(~has_food & ~has_glucose).sum(),
     ).row(0, named=True)
-    batches = [
-        {
-            "file_name": text(r.get("file_name")),
-            "format": text(r.get("format")),
-            "rows_read": count(r.get("rows_read")),
-            "rows_stored": count(r.get("rows_stored")),
-            "rows_duplicate": count(r.get("rows_duplicate")),
-            "rows_quarantined": count(r.get("rows_quarantined")),
-            "finished_at": utc(r.get("finished_at")),
-            "status": text(r.get("status")),
-        }
-        for r in data.batches.iter_rows(named=True)
-    ]
-    quarantine = [
-        {
-            "file_name": text(r.get("file_name")),
-            "rule": text(r.get("rule")),
-            "reason": text(r.get("reason")),
-            "rows": count(r.get("rows")),
-        }
-        for r in data.quarantine.iter_rows(named=True)
-    ]
-    validation = [
-        {
-            "stage": text(r.get("stage")),
-            "suite": text(r.get("suite")),
-            "passed": bool(r.get("success")),
-            "expectations": count(r.get("expectations")),
-            "failed": count(r.get("failed")),
-            "run_at": utc(r.get("run_at")),
-        }
-        for r in data.validation.iter_rows(named=True)
-    ]
+    batches = _formatted(data.batches, {
+        "file_name": text, "format": text, "rows_read": count, "rows_stored": count,
+        "rows_duplicate": count, "rows_quarantined": count, "finished_at": utc, "status": text,
+    })
+    quarantine = _formatted(data.quarantine, {
+        "file_name": text, "rule": text, "reason": text, "rows": count})
+    validation = _formatted(data.validation, {
+        "stage": text, "suite": text, "success": bool, "expectations": count, "failed": count,
+        "run_at": utc,
+    })
     quarantined_rows = (
         int(data.quarantine["rows"].fill_null(0).sum()) if "rows" in data.quarantine.columns else 0
     )
@@ -240,13 +217,20 @@ def _quality_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]:
         "quarantine": quarantine,
         "quarantined_rows": quarantined_rows,
         "validation": validation,
-        "validation_passed": sum(v["passed"] for v in validation),
+        "validation_passed": sum(v["success"] for v in validation),
         "versions": list(data.versions.items()),
         "notes": list(data.notes),
     }
 
 
 # --- checks and formatting -----------------------------------------------------------------
+
+
+def _formatted(frame: pl.DataFrame, formatters: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each row of `frame` as text for the template: column → its formatter's result (a
+    column the frame lacks is formatted from None)."""
+    return [{name: format_(row.get(name)) for name, format_ in formatters.items()}
+            for row in frame.iter_rows(named=True)]
 
 
 def _checked_daily(data: ReportInput) -> pl.DataFrame:

@@ -14,6 +14,7 @@ With GLUCOMAG_KEEP_SCREENSHOTS set, the screenshots are also copied to
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -71,6 +72,33 @@ def browser_path() -> Path:
     return browser
 
 
+# Food names a report must show as text: markup, entities, quotes, right-to-left scripts (with
+# a bidi override character). Each has 400 mg known, so it is among the top sources, or none,
+# so it is among the foods without a value.
+HOSTILE_NAMES = {
+    '<script>alert("owned")</script> bar': "400",
+    "Mom's \"chili\" & <b>beans</b>": "400",
+    "חומוס עם טחינה": "400",
+    "\u202eسلطة خضراء": "",
+}
+
+
+def _hostile_export(path: Path) -> Path:
+    """A Cronometer servings export (the sample's columns) with HOSTILE_NAMES at lunch on one
+    day of MONTH."""
+    with (SAMPLE_DATA / "cronometer" / "servings.csv").open(encoding="utf-8") as sample:
+        header = next(csv.reader(sample))
+    day = (MONTH_START + timedelta(days=9)).isoformat()
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=header)
+        writer.writeheader()
+        for name, magnesium in HOSTILE_NAMES.items():
+            writer.writerow({"Day": day, "Time": "12:30", "Group": "Lunch",
+                             "Food Name": name, "Amount": "1.00 serving",
+                             "Magnesium (mg)": magnesium, "Category": "Recipes"})
+    return path
+
+
 @pytest.fixture(scope="module")
 def monthly_report(tmp_path_factory) -> Path:
     """The sample data imported into a fresh warehouse (the pipeline's own steps, without
@@ -84,8 +112,9 @@ def monthly_report(tmp_path_factory) -> Path:
     settings.create_folders()
     # The CLI test below reads the same home: it must see the sample data's time zone.
     (home / "config.toml").write_text(f'timezone = "{TRUTH["timezone"]}"\n')
-    for name in EXPORTS:
-        summaries = import_and_file(settings, SAMPLE_DATA / name, keep_original=True)
+    for path in (*(SAMPLE_DATA / name for name in EXPORTS),
+                 _hostile_export(home.parent / "hostile_servings.csv")):
+        summaries = import_and_file(settings, path, keep_original=True)
         assert [s.status for s in summaries] == ["stored"], summaries
     rebuild_marts(settings)
     return write_period_report(settings, MONTH_START, MONTH_END, kind="monthly", label=MONTH)
@@ -219,7 +248,38 @@ def test_html_is_self_contained_with_accessible_charts(monthly_report):
         assert svg["attrs"].get("role") == "img" and named, svg["attrs"]
 
 
+def test_hostile_food_names_are_escaped_in_the_file(monthly_report):
+    html = monthly_report.read_text(encoding="utf-8")
+    assert "<script" not in html.lower() and "<b>beans" not in html
+    assert "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt; bar" in html
+    assert "Mom&#39;s &#34;chili&#34; &amp; &lt;b&gt;beans&lt;/b&gt;" in html
+
+
 # --- in the browser ------------------------------------------------------------------------------
+
+
+def test_hostile_food_names_render_as_text(chromium, monthly_report):
+    """Markup in a food name shows as its characters, runs nothing, and right-to-left names
+    stay inside their own cell (each table cell isolates its text direction)."""
+    context, page, seen = _open(chromium, monthly_report, viewport=DESKTOP)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    try:
+        page.reload(wait_until="load")
+        cells = page.evaluate("""() => [...document.querySelectorAll('td')].map(td => ({
+            text: td.textContent, bidi: getComputedStyle(td).unicodeBidi}))""")
+        scripts = page.evaluate("document.scripts.length")
+        bold = page.evaluate("document.querySelectorAll('main b').length")
+    finally:
+        context.close()
+    assert scripts == 0 and bold == 0 and dialogs == []
+    texts = [cell["text"] for cell in cells]
+    for name in HOSTILE_NAMES:
+        shown = [cell for cell in cells if name in cell["text"]]
+        assert shown, f"{name!r} is not shown as text; cells: {texts[:5]}"
+        assert all(cell["bidi"] in {"plaintext", "isolate"} for cell in shown), shown
+    _assert_quiet(monthly_report, seen)
+
 
 
 def test_desktop_page_is_drawn_with_banner_and_loads_nothing_else(chromium, monthly_report,
