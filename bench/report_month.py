@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import inspect
 import os
 import platform
 import re
@@ -155,13 +154,10 @@ def main() -> None:
                                         "BETWEEN $start AND $end", params)
             return glucose.height + food.height
 
-        # The report code is changing: pass `kind` only where load_report_input takes it.
-        kind = ({"kind": "monthly"} if "kind" in inspect.signature(load_report_input).parameters
-                else {})
 
         def load():
             with warehouse(settings) as con:
-                return load_report_input(con, settings, start, end, title, **kind)
+                return load_report_input(con, settings, start, end, title, "monthly")
 
         def report() -> Path:
             return write_period_report(settings, start, end, "monthly", label)

@@ -215,6 +215,24 @@ def previous_period(start: date, end: date, kind: str) -> tuple[date, date, str]
     return first, last, f"{first.isoformat()} to {last.isoformat()}"
 
 
+GAP_MIN_MINUTES = 60  # a sensor gap worth listing: an hour without readings
+
+
+def sensor_gaps(readings: pl.DataFrame, min_minutes: int = GAP_MIN_MINUTES) -> pl.DataFrame:
+    """Stretches of more than `min_minutes` between consecutive sensor readings of a subject
+    (any device): `from_local, to_local` (the readings around the gap) and `hours`, longest
+    first."""
+    gap = pl.col("ts_utc").diff().over("subject_id")
+    return (
+        readings.sort("subject_id", "ts_utc")
+        .with_columns(hours=gap.dt.total_seconds() / 3600.0,
+                      from_local=pl.col("local_ts").shift(1).over("subject_id"))
+        .filter(pl.col("hours") > min_minutes / 60.0)
+        .select("from_local", to_local="local_ts", hours="hours")
+        .sort("hours", "from_local", descending=[True, False])
+    )
+
+
 def glucose_parts(readings: pl.DataFrame, start: date, end: date) -> dict[str, pl.DataFrame]:
     """From sensor readings (`sensor_readings` columns, the day before `start` included for
     MODD): metrics for the period, each day and each time of day; the AGP; the overlay's
@@ -228,6 +246,7 @@ def glucose_parts(readings: pl.DataFrame, start: date, end: date) -> dict[str, p
         "glucose_time_of_day": glucose_metrics(readings, by="range", start=start, end=end,
                                                by_time_of_day=True, variability=False),
         "agp": agp_profile(in_period, ["subject_id"]),
+        "sensor_gaps": sensor_gaps(in_period),
         "overlay": in_period.filter(pl.col("glucose_mg_dl").is_not_null()).select(
             "local_date",
             hour=pl.col("local_ts").dt.hour() + pl.col("local_ts").dt.minute() / 60.0

@@ -54,6 +54,8 @@ class ReportInput:
     glucose_time_of_day: pl.DataFrame = field(default_factory=pl.DataFrame)
     agp: pl.DataFrame = field(default_factory=pl.DataFrame)
     overlay: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # `from_local, to_local, hours`: gaps of over an hour between sensor readings in the period.
+    sensor_gaps: pl.DataFrame = field(default_factory=pl.DataFrame)
     # `local_date, mean_7d_mg, days_7d, mean_28d_mg, days_28d` for each day of the period:
     # means of known daily magnesium over the days with food entries in the trailing window.
     magnesium_rolling: pl.DataFrame = field(default_factory=pl.DataFrame)

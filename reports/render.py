@@ -204,6 +204,17 @@ def _quality_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]:
         "stage": text, "suite": text, "success": bool, "expectations": count, "failed": count,
         "run_at": utc,
     })
+    gaps = data.sensor_gaps
+    sensor = {
+        "gaps": gaps.height,
+        "gap_hours": rounded(float(gaps["hours"].sum()), 1) if gaps.height else "0",
+        "longest": [{"from": r["from_local"].strftime("%Y-%m-%d %H:%M"),
+                     "to": r["to_local"].strftime("%Y-%m-%d %H:%M"),
+                     "hours": rounded(r["hours"], 1)}
+                    for r in gaps.head(5).iter_rows(named=True)],
+        "wear": (rounded(float(data.glucose_period["wear_pct"][0]))
+                 if not data.glucose_period.is_empty() else None),
+    }
     quarantined_rows = (
         int(data.quarantine["rows"].fill_null(0).sum()) if "rows" in data.quarantine.columns else 0
     )
@@ -213,6 +224,7 @@ def _quality_section(data: ReportInput, daily: pl.DataFrame) -> dict[str, Any]:
         "days_with_glucose": int(counts["glucose"]),
         "days_with_both": int(counts["both"]),
         "days_without_data": int(counts["neither"]),
+        "sensor": sensor,
         "batches": batches,
         "quarantine": quarantine,
         "quarantined_rows": quarantined_rows,

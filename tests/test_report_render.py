@@ -544,3 +544,13 @@ def test_supplements_are_compared_with_the_supplemental_upper_level_as_a_fact():
 
 def test_no_supplement_sentence_without_supplements(html):
     assert 'id="supplement-facts"' not in html
+
+
+def test_sensor_wear_and_gaps_in_data_quality(html, html_two_weeks):
+    # THREE_DAY_SENSOR: 384 readings × 5 min = 1,920 of 4,320 min = 44 %; one gap, from the
+    # last reading of day 1 (23:55) to the first of day 3 (00:00): 24 h 5 min = 24.1 h.
+    text = text_of(html)
+    assert ("Sensor wear: 44 % of the period; gaps of more than an hour between readings: 1 "
+            "(24.1 hours in all); the longest: 2026-09-01 23:55 to 2026-09-03 00:00 (24.1 h)"
+            ) in text
+    assert "gaps of more than an hour between readings: 0" in text_of(html_two_weeks)
