@@ -23,7 +23,13 @@ from typing import Literal
 import polars as pl
 
 from transforms.glucose.mage import mage_by
-from transforms.glucose.series import GRID_MIN, device_intervals, glucose_grid, lagged_pairs
+from transforms.glucose.series import (
+    GRID_MIN,
+    device_intervals,
+    glucose_grid,
+    lagged_pairs,
+    with_intervals,
+)
 
 METRICS_VERSION = (
     "glucomag-metrics v2: consensus CGM metrics (Battelino et al. 2019), GMI (Bergenstal et "
@@ -63,12 +69,10 @@ def days_with_data() -> pl.Expr:
 
 
 def covered_minutes() -> pl.Expr:
-    """Minutes the readings stand for: each reading counts as its device's sensor interval.
-
-    Aggregates per-device reading counts (`len`, one row per group and device) with their
-    `interval_min`: Σ len × interval = Σ over readings of their interval.
-    """
-    return (pl.col("len") * pl.col("interval_min")).sum().cast(pl.Float64).alias("covered_min")
+    """Minutes the readings stand for: each reading counts as its device's sensor interval
+    (`interval_min` on each reading; with one device per subject, `consensus` takes the
+    same sum as readings × interval)."""
+    return pl.col("interval_min").sum().cast(pl.Float64).alias("covered_min")
 
 
 def mean_glucose() -> pl.Expr:
@@ -170,17 +174,36 @@ DERIVED = (cv_glucose, gmi, ea1c, j_index)
 def consensus(periods: pl.DataFrame, keys: list[str], intervals: pl.DataFrame) -> pl.DataFrame:
     """The consensus metrics per group of readings (`keys`), with `covered_min` for wear.
 
-    `intervals`: `series.device_intervals` of the readings' devices.
+    `intervals`: `series.device_intervals` of the readings' devices. `period_end` follows
+    from `period_start` (and a whole-range period has one start), so the readings are grouped
+    by the keys that vary, a varying `period_end` is carried along with `first()` and a
+    constant one is added after: same groups, fewer columns to hash. (Constant columns are
+    added as plain columns: a constant column flagged sorted makes polars divide by it as by
+    a scalar, and wear's last bit would change.)
     """
-    per_group = periods.with_columns(_risk=_risk_f()).group_by(keys).agg(
-        metric() for metric in CONSENSUS).with_columns(metric() for metric in DERIVED)
-    covered = (
-        periods.group_by([*keys, "device"]).len()
-        .join(intervals, on=["subject_id", "device"], how="left")
-        .with_columns(pl.col("interval_min").fill_null(GRID_MIN))
-        .group_by(keys).agg(covered_minutes())
-    )
-    return per_group.join(covered, on=keys, how="left", nulls_equal=True)
+    constant = [k for k in ("period_start", "period_end")
+                if k in keys and periods[k].n_unique() == 1]
+    by = [k for k in keys if k not in constant and k != "period_end"]
+    carried = [pl.col(k).first() for k in keys if k not in by and k not in constant]
+    single_device = intervals["subject_id"].is_unique().all()
+    if not single_device:
+        periods = with_intervals(periods, intervals)
+    per_group = periods.with_columns(_risk=_risk_f()).group_by(by).agg(
+        *carried, *(metric() for metric in CONSENSUS),
+        *(() if single_device else (covered_minutes(),)),
+    ).with_columns(metric() for metric in DERIVED)
+    per_group = per_group.with_columns(
+        pl.Series(k, [periods[k][0]] * per_group.height, dtype=periods.schema[k])
+        for k in constant)
+    if not single_device:
+        return per_group
+    # Σ over readings of their interval = readings × interval (integers, exact)
+    interval = intervals.select("subject_id", interval_min=pl.when(
+        pl.col("device").is_not_null()).then(pl.col("interval_min")).otherwise(GRID_MIN))
+    return per_group.join(interval, on="subject_id", how="left", maintain_order="left").select(
+        pl.exclude("interval_min"),
+        covered_min=(pl.col("readings") * pl.col("interval_min").fill_null(GRID_MIN))
+        .cast(pl.Float64))
 
 
 def modd() -> pl.Expr:
