@@ -60,8 +60,16 @@ from scipy.signal import lfilter
 from transforms.glucose import mage as mage_module
 from transforms.glucose.agp import agp_profile
 from transforms.glucose.mage import mage_by
-from transforms.glucose.metrics import CONSENSUS, _with_periods, glucose_metrics, hbgi, lbgi
-from transforms.glucose.series import glucose_grid, lagged_pairs, with_intervals
+from transforms.glucose.metrics import (
+    CONSENSUS,
+    _risk_f,
+    _with_periods,
+    consensus,
+    glucose_metrics,
+    hbgi,
+    lbgi,
+)
+from transforms.glucose.series import device_intervals, glucose_grid, lagged_pairs
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "glucose_metrics_results.md"
@@ -252,22 +260,30 @@ def glucomag_stages(readings: pl.DataFrame, repeats: int) -> list[tuple[str, flo
     """Where glucomag's time goes: its steps called one by one (median of `repeats`)."""
     keys = ["subject_id", "period_start", "period_end"]
     start, end = readings["local_date"].min(), readings["local_date"].max()
-    sensor = with_intervals(readings)
-    periods = _with_periods(sensor, "range", start, end, False)
-    grid = glucose_grid(sensor)
+    intervals = device_intervals(readings)
+    periods = _with_periods(readings, "range", start, end, False)
+    with_risk = periods.with_columns(_risk=_risk_f())
+    grid = glucose_grid(readings, intervals)
     grid_periods = _with_periods(grid, "range", start, end, False)
     steps: list[tuple[str, Callable[[], object]]] = [
-        ("series.with_intervals (sort, per-device median gap, join back)",
-         lambda: with_intervals(readings)),
-        ("metrics: consensus group_by/agg (all 17 expressions)",
-         lambda: periods.group_by(keys).agg(metric() for metric in CONSENSUS)),
-        ("metrics: … of which lbgi + hbgi alone",
-         lambda: periods.group_by(keys).agg(lbgi(), hbgi())),
+        ("series.device_intervals (per-device median gap, an aggregation)",
+         lambda: device_intervals(readings)),
+        ("metrics.consensus (f(g) column, one group_by/agg, derived metrics, wear minutes)",
+         lambda: consensus(periods, keys, intervals)),
+        ("metrics: … of which the group_by/agg alone (12 aggregations)",
+         lambda: with_risk.group_by("subject_id").agg(metric() for metric in CONSENSUS)),
+        ("metrics: … of which f(g) = 1.509 × ((ln g)^1.084 − 5.381) per reading",
+         lambda: periods.with_columns(_risk=_risk_f())),
+        ("metrics: … of which lbgi + hbgi aggregations alone",
+         lambda: with_risk.group_by("subject_id").agg(lbgi(), hbgi())),
+        ("metrics: group_by(subject).len() alone (floor of one pass over the readings)",
+         lambda: readings.group_by("subject_id").len()),
         ("agp.agp_profile", lambda: agp_profile(readings, keys=["subject_id"])),
-        ("series.glucose_grid (5-min grid, 2 × join_asof)", lambda: glucose_grid(sensor)),
-        ("series.lagged_pairs, 1 day (MODD; self-join)",
+        ("series.glucose_grid (5-min grid, 2 × join_asof)",
+         lambda: glucose_grid(readings, intervals)),
+        ("series.lagged_pairs, 1 day (MODD; row shift)",
          lambda: lagged_pairs(grid, dt.timedelta(days=1))),
-        ("series.lagged_pairs, 1 hour (CONGA; self-join)",
+        ("series.lagged_pairs, 1 hour (CONGA; row shift)",
          lambda: lagged_pairs(grid, dt.timedelta(hours=1))),
         ("mage.mage_by", lambda: mage_by(grid_periods, keys)),
     ]
@@ -302,7 +318,7 @@ def glucomag_stages(readings: pl.DataFrame, repeats: int) -> list[tuple[str, flo
                 for attr in inner:
                     inner[attr].append(spent[attr])
     out = [(name, statistics.median(values)) for name, values in times.items()]
-    out += [(f"mage: … of which `{attr}` (Python loop per turning point)",
+    out += [(f"mage: … of which `{attr}` (loop per turning point)",
              statistics.median(values)) for attr, values in inner.items()]
     return out
 

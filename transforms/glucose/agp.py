@@ -34,9 +34,17 @@ def ranked_value() -> pl.Expr:
     )
 
 
+US_PER_DAY = 86_400_000_000
+
+
 def time_bin(local_ts: pl.Expr) -> pl.Expr:
-    """0–95: the 15-minute bin of the local clock."""
-    return ((local_ts.dt.hour().cast(pl.Int32) * 60 + local_ts.dt.minute()) // BIN_MIN)
+    """0–95: the 15-minute bin of the local clock, (microseconds since local midnight) // 15 min.
+
+    Integer arithmetic on the timestamp (floor modulo a day), the same bin as
+    (hour × 60 + minute) // 15 without extracting hour and minute.
+    """
+    since_midnight = local_ts.dt.epoch("us") % US_PER_DAY
+    return (since_midnight // (BIN_MIN * 60_000_000)).cast(pl.Int32)
 
 
 def smoothed(column: str, keys: list[str]) -> pl.Expr:

@@ -9,8 +9,9 @@ crossings, and walks those extremes for excursions larger than the segment's SD.
 
 This is a port of iglu-python 0.4.3's algorithm onto glucomag's grid (see `series.py`, which
 never bridges gaps longer than 1.5 sensor intervals). Grid-level work (moving averages,
-crossings) is vectorised with numpy; the excursion walk runs over turning points — a handful
-per hour, not readings — because each step depends on the previous one.
+crossings) is vectorised with numpy; the extreme search and the excursion walk run over
+turning points — a handful per hour, not readings — because each step depends on the
+previous one (one argmax, or a few float comparisons, per turning point).
 """
 
 from __future__ import annotations
@@ -58,16 +59,23 @@ def _crossings(delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _extrema(gl: np.ndarray, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
-    """The extreme value between consecutive crossings, each search starting at the last one."""
-    values = np.empty(len(ids) - 1)
+    """The extreme value between consecutive crossings, each search starting at the last one.
+
+    Missing values never win: the search runs on copies with NaN as −inf (peaks) or +inf
+    (nadirs, as −inf of −gl), so a plain argmax gives nanargmax's first extreme; a stretch
+    with no value keeps offset 0, as before. One argmax per turning point.
+    """
+    missing = np.isnan(gl)
+    for_peaks = np.where(missing, -np.inf, gl)
+    for_nadirs = np.where(missing, -np.inf, -gl)
+    ends = (ids[1:] + 1).tolist()
+    peak = (types[:-1] == 1).tolist()
+    positions = np.empty(len(ends), dtype=np.int64)
     start = int(ids[0])
-    for i in range(len(ids) - 1):
-        stretch = gl[start:int(ids[i + 1]) + 1]
-        pick = np.nanargmax if types[i] == 1 else np.nanargmin
-        offset = int(pick(stretch)) if not np.all(np.isnan(stretch)) else 0
-        values[i] = stretch[offset]
-        start += offset
-    return values
+    for i, end in enumerate(ends):
+        start += int((for_peaks if peak[i] else for_nadirs)[start:end].argmax())
+        positions[i] = start
+    return gl[positions]
 
 
 def _excursions(extremes: np.ndarray, sd: float, upward: bool) -> list[float]:
@@ -75,26 +83,36 @@ def _excursions(extremes: np.ndarray, sd: float, upward: bool) -> list[float]:
 
     Upward (MAGE+): from the lowest point since the last excursion to a peak that is then
     followed by a fall of more than one SD (or the end). Downward (MAGE−) mirrors it.
+    The walk keeps the lowest value since the last excursion as it goes (the largest rise
+    to the current point is current − lowest), and looks up where that lowest value first
+    occurs only when an excursion is recorded. Turning points are never missing (each
+    extreme is taken from a stretch that starts at the previous, present, extreme).
     """
     sign = 1.0 if upward else -1.0
-    values = sign * extremes
+    signed = sign * extremes
+    values = signed.tolist()
     found: list[float] = []
     n = len(values)
     j = prev_j = 0
+    low = values[0] if n else 0.0  # min(values[prev_j:j + 1])
     while j < n:
-        rises = values[j] - values[prev_j:j + 1]
-        start = int(np.argmax(rises)) + prev_j
-        if rises.max() <= sd:
+        if values[j] < low:
+            low = values[j]
+        # max(values[j] − values[prev_j:j + 1]) = values[j] − low (rounding is monotone)
+        if not values[j] - low > sd:
             j += 1
             continue
+        rises = signed[j] - signed[prev_j:j + 1]
+        start = int(np.argmax(rises)) + prev_j
         k = j
         while k < n:
             if values[k] >= values[j]:
                 j = k
             if values[k] - values[j] < -sd or k == n - 1:
-                found.append(float(values[j] - values[start]))
+                found.append(values[j] - values[start])
                 prev_j = k if upward else j
                 j = k
+                low = min(values[prev_j:j + 1])
                 break
             k += 1
     return found

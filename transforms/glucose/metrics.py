@@ -23,7 +23,13 @@ from typing import Literal
 import polars as pl
 
 from transforms.glucose.mage import mage_by
-from transforms.glucose.series import glucose_grid, lagged_pairs, with_intervals
+from transforms.glucose.series import (
+    GRID_MIN,
+    device_intervals,
+    glucose_grid,
+    lagged_pairs,
+    with_intervals,
+)
 
 METRICS_VERSION = (
     "glucomag-metrics v2: consensus CGM metrics (Battelino et al. 2019), GMI (Bergenstal et "
@@ -35,6 +41,9 @@ METRICS_VERSION = (
 Period = Literal["day", "week", "month", "range"]
 
 G = pl.col("glucose_mg_dl")
+RISK = pl.col("_risk")  # Kovatchev's f(g) per reading (`_risk_f`), computed once per call
+MEAN = pl.col("mean_mg_dl")
+SD = pl.col("sd_mg_dl")
 LOW = pl.col("out_of_range") == "below_range"
 HIGH = pl.col("out_of_range") == "above_range"
 
@@ -60,7 +69,9 @@ def days_with_data() -> pl.Expr:
 
 
 def covered_minutes() -> pl.Expr:
-    """Minutes the readings stand for: each reading counts as its device's sensor interval."""
+    """Minutes the readings stand for: each reading counts as its device's sensor interval
+    (`interval_min` on each reading; with one device per subject, `consensus` takes the
+    same sum as readings × interval)."""
     return pl.col("interval_min").sum().cast(pl.Float64).alias("covered_min")
 
 
@@ -75,18 +86,21 @@ def sd_glucose() -> pl.Expr:
 
 
 def cv_glucose() -> pl.Expr:
-    """Coefficient of variation, %: 100 × SD / mean (Danne et al. 2017; target ≤ 36 %)."""
-    return (100 * G.std(ddof=1) / G.mean()).alias("cv_pct")
+    """Coefficient of variation, %: 100 × SD / mean (Danne et al. 2017; target ≤ 36 %).
+    From the aggregated `mean_mg_dl` and `sd_mg_dl` (see `DERIVED`)."""
+    return (100 * SD / MEAN).alias("cv_pct")
 
 
 def gmi() -> pl.Expr:
-    """Glucose management indicator, %: 3.31 + 0.02392 × mean (Bergenstal et al. 2018)."""
-    return (3.31 + 0.02392 * G.mean()).alias("gmi_pct")
+    """Glucose management indicator, %: 3.31 + 0.02392 × mean (Bergenstal et al. 2018).
+    From the aggregated `mean_mg_dl`."""
+    return (3.31 + 0.02392 * MEAN).alias("gmi_pct")
 
 
 def ea1c() -> pl.Expr:
-    """Estimated A1c, %: (mean + 46.7) / 28.7 (ADAG, Nathan et al., Diabetes Care 2008)."""
-    return ((G.mean() + 46.7) / 28.7).alias("ea1c_pct")
+    """Estimated A1c, %: (mean + 46.7) / 28.7 (ADAG, Nathan et al., Diabetes Care 2008).
+    From the aggregated `mean_mg_dl`."""
+    return ((MEAN + 46.7) / 28.7).alias("ea1c_pct")
 
 
 def share_pct(condition: pl.Expr, name: str) -> pl.Expr:
@@ -125,32 +139,71 @@ def tar_above_250() -> pl.Expr:
 
 
 def _risk_f() -> pl.Expr:
-    """Kovatchev's symmetrised glucose scale: f(g) = 1.509 × ((ln g)^1.084 − 5.381)."""
+    """Kovatchev's symmetrised glucose scale: f(g) = 1.509 × ((ln g)^1.084 − 5.381).
+    Added once per reading as `_risk` (the log and power are the costly part)."""
     return 1.509 * (G.log().pow(1.084) - 5.381)
 
 
 def lbgi() -> pl.Expr:
     """Low blood glucose index: 10 × Σ f(g)² over readings with f < 0, divided by all numeric
-    readings (Kovatchev et al., Diabetes Care 1998; iglu `lbgi`)."""
-    f = _risk_f()
-    return (10 * pl.when(f < 0).then(f.pow(2)).otherwise(0.0).sum() / G.count()).alias("lbgi")
+    readings (Kovatchev et al., Diabetes Care 1998; iglu `lbgi`). f is the `_risk` column."""
+    return (10 * pl.when(RISK < 0).then(RISK.pow(2)).otherwise(0.0).sum()
+            / G.count()).alias("lbgi")
 
 
 def hbgi() -> pl.Expr:
     """High blood glucose index: 10 × Σ f(g)² over readings with f > 0, divided by all numeric
-    readings (Kovatchev et al. 1998; iglu `hbgi`)."""
-    f = _risk_f()
-    return (10 * pl.when(f > 0).then(f.pow(2)).otherwise(0.0).sum() / G.count()).alias("hbgi")
+    readings (Kovatchev et al. 1998; iglu `hbgi`). f is the `_risk` column."""
+    return (10 * pl.when(RISK > 0).then(RISK.pow(2)).otherwise(0.0).sum()
+            / G.count()).alias("hbgi")
 
 
 def j_index() -> pl.Expr:
-    """J-index: 0.001 × (mean + SD)², mg/dL (Wojcicki, Horm Metab Res 1995; iglu `j_index`)."""
-    return (0.001 * (G.mean() + G.std(ddof=1)).pow(2)).alias("j_index")
+    """J-index: 0.001 × (mean + SD)², mg/dL (Wojcicki, Horm Metab Res 1995; iglu `j_index`).
+    From the aggregated `mean_mg_dl` and `sd_mg_dl`."""
+    return (0.001 * (MEAN + SD).pow(2)).alias("j_index")
 
 
-CONSENSUS = (readings_count, days_with_data, covered_minutes, mean_glucose, sd_glucose,
-             cv_glucose, gmi, ea1c, tir_70_180, titr_70_140, tbr_below_70, tbr_below_54,
-             tar_above_180, tar_above_250, lbgi, hbgi, j_index)
+# Aggregations over the readings of a group (the readings carry `_risk`, see `consensus`) ...
+CONSENSUS = (readings_count, days_with_data, mean_glucose, sd_glucose, tir_70_180,
+             titr_70_140, tbr_below_70, tbr_below_54, tar_above_180, tar_above_250, lbgi, hbgi)
+# ... and metrics computed from those aggregates (mean and SD are taken once per group).
+DERIVED = (cv_glucose, gmi, ea1c, j_index)
+
+
+def consensus(periods: pl.DataFrame, keys: list[str], intervals: pl.DataFrame) -> pl.DataFrame:
+    """The consensus metrics per group of readings (`keys`), with `covered_min` for wear.
+
+    `intervals`: `series.device_intervals` of the readings' devices. `period_end` follows
+    from `period_start` (and a whole-range period has one start), so the readings are grouped
+    by the keys that vary, a varying `period_end` is carried along with `first()` and a
+    constant one is added after: same groups, fewer columns to hash. (Constant columns are
+    added as plain columns: a constant column flagged sorted makes polars divide by it as by
+    a scalar, and wear's last bit would change.)
+    """
+    constant = [k for k in ("period_start", "period_end")
+                if k in keys and periods[k].n_unique() == 1]
+    by = [k for k in keys if k not in constant and k != "period_end"]
+    carried = [pl.col(k).first() for k in keys if k not in by and k not in constant]
+    single_device = intervals["subject_id"].is_unique().all()
+    if not single_device:
+        periods = with_intervals(periods, intervals)
+    per_group = periods.with_columns(_risk=_risk_f()).group_by(by).agg(
+        *carried, *(metric() for metric in CONSENSUS),
+        *(() if single_device else (covered_minutes(),)),
+    ).with_columns(metric() for metric in DERIVED)
+    per_group = per_group.with_columns(
+        pl.Series(k, [periods[k][0]] * per_group.height, dtype=periods.schema[k])
+        for k in constant)
+    if not single_device:
+        return per_group
+    # Σ over readings of their interval = readings × interval (integers, exact)
+    interval = intervals.select("subject_id", interval_min=pl.when(
+        pl.col("device").is_not_null()).then(pl.col("interval_min")).otherwise(GRID_MIN))
+    return per_group.join(interval, on="subject_id", how="left", maintain_order="left").select(
+        pl.exclude("interval_min"),
+        covered_min=(pl.col("readings") * pl.col("interval_min").fill_null(GRID_MIN))
+        .cast(pl.Float64))
 
 
 def modd() -> pl.Expr:
@@ -228,10 +281,11 @@ def _wear_pct(by_time_of_day: bool) -> pl.Expr:
     return (100 * pl.col("covered_min") / minutes).clip(upper_bound=100.0).alias("wear_pct")
 
 
-def _variability(sensor: pl.DataFrame, keys: list[str], by: Period, start: date | None,
-                 end: date | None, by_time_of_day: bool) -> list[pl.DataFrame]:
+def _variability(sensor: pl.DataFrame, intervals: pl.DataFrame, keys: list[str], by: Period,
+                 start: date | None, end: date | None,
+                 by_time_of_day: bool) -> list[pl.DataFrame]:
     """MODD, CONGA(1) and (not per time of day) MAGE per group, from the 5-minute grid."""
-    grid = glucose_grid(sensor)
+    grid = glucose_grid(sensor, intervals)
     parts = [
         _with_periods(lagged_pairs(grid, timedelta(days=1)), by, start, end, by_time_of_day)
         .group_by(keys).agg(modd()),
@@ -266,16 +320,17 @@ def glucose_metrics(
     if by == "range":
         start = start or readings["local_date"].min()
         end = end or readings["local_date"].max()
-    sensor = with_intervals(readings)
+    intervals = device_intervals(readings)
+    sensor = readings
     if start is not None:  # the day before feeds MODD's 24-hour lag
         sensor = sensor.filter(pl.col("local_date") >= start - timedelta(days=1))
     if end is not None:
         sensor = sensor.filter(pl.col("local_date") <= end)
     periods = _with_periods(sensor, by, start, end, by_time_of_day)
-    consensus = periods.group_by(keys).agg(metric() for metric in CONSENSUS)
 
-    result = consensus
-    for part in _variability(sensor, keys, by, start, end, by_time_of_day) if variability else ():
+    result = consensus(periods, keys, intervals)
+    for part in (_variability(sensor, intervals, keys, by, start, end, by_time_of_day)
+                 if variability else ()):
         result = result.join(part, on=keys, how="left", nulls_equal=True)
     result = result.with_columns(pl.lit(None, dtype=pl.Float64).alias(name)
                                  for name in ("modd_mg_dl", "conga1_mg_dl", "mage_mg_dl")
