@@ -96,9 +96,10 @@ def local_server(settings: Settings, port: int | None = None,
         stop_process_group(server)
 
 
-def next_runs(settings: Settings) -> dict[str, datetime]:
-    """When each schedule fires next, computed by Prefect's own scheduler code (same DST
-    rules as the server). Raises `ServeError` naming a schedule Prefect refuses."""
+def next_runs(settings: Settings, after: datetime | None = None) -> dict[str, datetime]:
+    """When each schedule fires next (after `after`, default now), computed by Prefect's own
+    scheduler code (same DST rules as the server). Raises `ServeError` naming a schedule
+    Prefect refuses."""
     from prefect.server.schemas.schedules import CronSchedule
     from pydantic import ValidationError
 
@@ -109,7 +110,7 @@ def next_runs(settings: Settings) -> dict[str, datetime]:
         except ValidationError as error:
             raise ServeError(f"{key} = '{getattr(settings, key)}' in config.toml: "
                              f"{error.errors()[0]['msg']}") from None
-        runs[flow] = asyncio.run(schedule.get_dates(n=1))[0]
+        runs[flow] = asyncio.run(schedule.get_dates(n=1, start=after))[0]
     return runs
 
 

@@ -88,7 +88,7 @@ def wait_until_settled(path: Path, quiet_s: float, timeout_s: float,
             return seen[0]
         if now - started >= timeout_s:
             raise FileStillBeingWrittenError(
-                f"{path.name}: still being written after {timeout_s:g} s; left in the inbox")
+                f"still being written after {timeout_s:g} s; left in the inbox")
         sleep(poll_s)
         stat = path.stat()
         current = (stat.st_size, stat.st_mtime_ns)
