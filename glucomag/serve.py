@@ -141,15 +141,19 @@ def serve(settings: Settings) -> None:
     # SIGTERM (systemd, kill) stops the same way as Ctrl-C: Prefect's serve loop exits on
     # KeyboardInterrupt and the server is stopped on the way out.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    next_runs(settings)
+    own_server = not os.environ.get("PREFECT_API_URL")
+    if own_server:
+        port = free_port()
+        # Before Prefect is first imported (next_runs does): it reads its settings from the
+        # environment then, and the runner's flow-run subprocesses inherit them. Without
+        # this, Prefect would start an ephemeral server of its own.
+        os.environ["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+    next_runs(settings)  # a schedule Prefect refuses stops us before any server starts
     try:
-        if os.environ.get("PREFECT_API_URL"):
+        if not own_server:
             _serve_deployments(settings)
             return
-        with local_server(settings) as api_url:
-            # Before Prefect is imported: its settings are read from the environment then,
-            # and the runner's flow-run subprocesses inherit it.
-            os.environ["PREFECT_API_URL"] = api_url
+        with local_server(settings, port) as api_url:
             print(f"Prefect server: {api_url.removesuffix('/api')} (UI and API, this machine "
                   "only)", flush=True)
             _serve_deployments(settings)
