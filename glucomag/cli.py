@@ -69,22 +69,21 @@ def _print_nightly(result: dict) -> None:
         typer.echo(f"error: {user_foods_error}", err=True)
     for summary in summaries:
         typer.echo(summary.line(), err=summary.status == "failed")
+    for failure in result["failures"]:
+        typer.echo(f"error: {failure}", err=True)
     for mart in result["marts"]:
         typer.echo(f"validated {mart['suite']}: {'passed' if mart['success'] else 'FAILED'}")
     typer.echo(f"report: {Path(result['report']).resolve()}")
     typer.echo(INFORMATIONAL)
-    if user_foods_error or any(summary.status == "failed" for summary in summaries):
+    if (user_foods_error or result["failures"]
+            or any(summary.status == "failed" for summary in summaries)):
         raise typer.Exit(code=2)
 
 
 def _run_nightly(settings: Settings) -> dict:
     from flows.nightly import nightly
-    from transforms.pipeline import warehouse
 
-    # Wait for another run here, before the flow: giving up is then one line, not a failed
-    # task (and an older warehouse is upgraded once, before the tasks open it).
-    with warehouse(settings):
-        pass
+    _wait_for_warehouse(settings)
     return nightly(home=str(settings.home))
 
 
@@ -143,6 +142,92 @@ def import_(
 def run_nightly(home: HomeOption = None) -> None:
     """Import the inbox, rebuild marts, write the nightly report."""
     _print_nightly(_run_nightly(_settings(home)))
+
+
+def _month_option(month: str | None) -> str | None:
+    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise UsageError(f"--month '{month}' is not YYYY-MM")
+    return month
+
+
+def _wait_for_warehouse(settings: Settings) -> None:
+    """Wait for another run here, before a flow: giving up is then one line, not a failed
+    task (and an older warehouse is upgraded once, before the tasks open it)."""
+    from transforms.pipeline import warehouse
+
+    with warehouse(settings):
+        pass
+
+
+@run_app.command("monthly-report")
+def run_monthly_report(
+    month: Annotated[str | None, typer.Option(
+        "--month", help="Month to report, YYYY-MM (default: last month, your time zone).")
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Rebuild marts and write a month's report (by default last month's)."""
+    from flows.monthly_report import monthly_report
+
+    settings = _settings(home)
+    month = _month_option(month)
+    _wait_for_warehouse(settings)
+    result = monthly_report(home=str(settings.home), month=month)
+    typer.echo(f"report: {Path(result['report']).resolve()}")
+    typer.echo(INFORMATIONAL)
+
+
+@run_app.command("backfill")
+def run_backfill(
+    from_: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    to: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD.")],
+    home: HomeOption = None,
+) -> None:
+    """Re-resolve magnesium, rebuild marts and rewrite the reports for a date range (after
+    new aliases, custom foods or reference data)."""
+    from flows.backfill import backfill
+
+    start, end = _metric_range(from_, to, None)
+    if start is None or end is None:
+        raise UsageError("give both --from and --to")
+    settings = _settings(home)
+    _wait_for_warehouse(settings)
+    result = backfill(home=str(settings.home), start=start, end=end)
+    if result["enrichment"]["error"]:
+        typer.echo(f"error: {result['enrichment']['error']}", err=True)
+    typer.echo(f"{result['enrichment']['changed']} entries updated")
+    for path in result["reports"]:
+        typer.echo(f"report: {Path(path).resolve()}")
+    typer.echo(INFORMATIONAL)
+    if result["enrichment"]["error"]:
+        raise typer.Exit(code=2)
+
+
+@app.command()
+def serve(home: HomeOption = None) -> None:
+    """Run the nightly and monthly flows on their schedules (config: nightly_cron,
+    monthly_cron), with a local Prefect server and UI on 127.0.0.1, until Ctrl-C."""
+    from glucomag.serve import ServeError
+    from glucomag.serve import serve as serve_flows
+
+    settings = _settings(home)
+    _wait_for_warehouse(settings)
+    try:
+        serve_flows(settings)
+    except ServeError as error:
+        raise UsageError(str(error)) from None
+
+
+@app.command()
+def doctor(home: HomeOption = None) -> None:
+    """Check the installation and the data folder; say what to fix."""
+    from glucomag.doctor import run_checks
+
+    checks = run_checks(_settings(home))
+    for check in checks:
+        typer.echo(check.line())
+    if any(not check.ok for check in checks):
+        raise typer.Exit(code=1)
 
 
 @app.command()

@@ -5,6 +5,7 @@ Precedence: explicit arguments > `GLUCOMAG_*` environment > `<home>/config.toml`
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -38,6 +39,19 @@ class Settings(BaseSettings):
     # within this many seconds (and 1 mg/dL) of each other are the same reading.
     source_priority: tuple[str, ...] = GLUCOSE_SOURCE_PRIORITY
     clock_skew_seconds: int = Field(default=CLOCK_SKEW_SECONDS, ge=0, le=3600)
+    # `glucomag serve` schedules, cron in `timezone`: the nightly run, and last month's
+    # report after the nightly run of the 1st has had hours to finish.
+    nightly_cron: str = "30 2 * * *"
+    monthly_cron: str = "0 6 1 * *"
+    # An inbox file is imported once its size and modification time have not changed for
+    # this long (an export still being downloaded or copied is waited for) — at most
+    # `inbox_settle_timeout_seconds`, then the step fails as transient and is retried.
+    inbox_settle_seconds: float = Field(default=2.0, ge=0, le=3600)
+    inbox_settle_timeout_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    # Transient failures (warehouse busy, file still being written, file system errors) are
+    # retried this many times, waiting backoff × 1, 2, 4… seconds.
+    task_retries: int = Field(default=3, ge=0, le=10)
+    retry_backoff_seconds: float = Field(default=10.0, ge=0, le=3600)
 
     @field_validator("timezone")
     @classmethod
@@ -47,6 +61,16 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone '{value}' (use an IANA name such as "
                              "'Europe/Berlin')") from None
+        return value
+
+    @field_validator("nightly_cron", "monthly_cron")
+    @classmethod
+    def _five_field_cron(cls, value: str) -> str:
+        # The shape only: Prefect (imported later, after its home is set) checks the rest
+        # when `glucomag serve` or `doctor` builds the schedule.
+        if not re.fullmatch(r"\s*([0-9A-Za-z*,/\-]+\s+){4}[0-9A-Za-z*,/\-]+\s*", value):
+            raise ValueError(f"'{value}' is not a cron schedule of 5 fields "
+                             "(minute hour day month weekday, e.g. '30 2 * * *')")
         return value
 
     @property

@@ -409,6 +409,29 @@ REFERENCE_VERSIONS = TableSpec(
     unique_key=("name",),
 )
 
+FLOW_OUTCOMES = ("completed", "completed_with_errors", "failed")
+FLOW_RUNS = TableSpec(
+    name="flow_runs",
+    description="One row per run of a glucomag flow (nightly, monthly_report, backfill).",
+    columns=(
+        Column("flow", pl.String(), "VARCHAR", "flow name", nullable=False),
+        Column("flow_run_id", pl.String(), "VARCHAR", "Prefect's flow run id",
+               nullable=False),
+        Column("started_at_utc", UTC_TS, "TIMESTAMPTZ", "when the run started", nullable=False),
+        Column("finished_at_utc", UTC_TS, "TIMESTAMPTZ", "when it finished", nullable=False),
+        Column("files", pl.Int64(), "BIGINT", "inbox files handled", nullable=False,
+               min_value=0),
+        Column("rows_stored", pl.Int64(), "BIGINT", "rows newly stored", nullable=False,
+               min_value=0),
+        Column("outcome", pl.String(), "VARCHAR",
+               "completed, completed_with_errors (a file or user file failed) or failed",
+               nullable=False, allowed=FLOW_OUTCOMES),
+        Column("message", pl.String(), "VARCHAR", "what went wrong, one line per problem"),
+    ),
+    unique_key=("flow_run_id",),
+)
+
+
 def _metric_columns() -> tuple[Column, ...]:
     """The glucose metrics of `glucose-metrics.md`, named as it asks, with their ranges."""
 
@@ -597,7 +620,7 @@ ASSOCIATIONS = TableSpec(
 WAREHOUSE_TABLES = (STORED_FOOD_ENTRY, STORED_GLUCOSE_READING, IMPORT_BATCHES, QUARANTINED_ROWS,
                     VALIDATION_RUNS, REF_FOODS, REF_PORTIONS, REF_ALIASES, USER_ALIASES,
                     CUSTOM_FOODS, SUPPLEMENTS, SUPPLEMENT_COMPOUNDS, FOOD_NAME_MATCHES,
-                    REFERENCE_VERSIONS)
+                    REFERENCE_VERSIONS, FLOW_RUNS)
 
 # Marts built by SQL files (transforms/sql/marts/<name>.sql) and marts computed in polars.
 SQL_MART_TABLES = (DAILY_SUMMARY,)

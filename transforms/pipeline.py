@@ -25,6 +25,7 @@ from transforms.magnesium.enrich import enrich_entries, lookup
 from transforms.magnesium.fdc import read_fdc_dir
 from transforms.magnesium.reference import load_user_foods
 from transforms.marts import build_marts
+from transforms.runs import last_flow_runs, wait_until_settled
 from transforms.validate import ValidationOutcome
 from transforms.warehouse import (
     connect,
@@ -170,6 +171,14 @@ def inbox_files(settings: Settings) -> list[Path]:
                   and not p.name.endswith(MAPPING_SUFFIX))
 
 
+def import_inbox_file(settings: Settings, path: Path) -> list[ImportSummary]:
+    """Import one inbox file once nobody is writing it any more, then archive or quarantine
+    it. Raises `FileStillBeingWrittenError` if it keeps changing past the wait limit."""
+    wait_until_settled(path, settings.inbox_settle_seconds,
+                       settings.inbox_settle_timeout_seconds)
+    return import_and_file(settings, path, keep_original=False)
+
+
 def rebuild_marts(settings: Settings) -> list[ValidationOutcome]:
     with warehouse(settings) as con:
         return build_marts(con)
@@ -200,6 +209,7 @@ def warehouse_status(settings: Settings) -> str:
                            "ORDER BY batch_id DESC LIMIT 5")
         checks = run(con, "SELECT stage, success, failed, run_at FROM validation_runs "
                           "ORDER BY run_at DESC LIMIT 5")
+        flows = last_flow_runs(con)
     lines = [
         f"data folder: {settings.home.resolve()}  (time zone {settings.timezone})",
         f"food entries: {food[0]} ({food[1]} with magnesium), days {food[2]} to {food[3]}",
@@ -211,8 +221,18 @@ def warehouse_status(settings: Settings) -> str:
         "last validations:",
         *[f"  {c[0]}: {'passed' if c[1] else f'{c[2]} expectation(s) failed'} "
           f"({c[3]:%Y-%m-%d %H:%M} UTC)" for c in checks],
+        "last flow runs:",
+        *[flow_run_line(*f) for f in flows],
     ]
     return "\n".join(lines)
+
+
+def flow_run_line(flow: str, started: datetime, finished: datetime, files: int,
+                  rows_stored: int, outcome: str, message: str | None) -> str:
+    """One `flow_runs` row as the status and doctor commands show it."""
+    took = (finished - started).total_seconds()
+    return (f"  {flow} {started:%Y-%m-%d %H:%M} UTC ({took:.0f} s): {outcome}, {files} files, "
+            f"{rows_stored} rows stored" + (f" — {message}" if message else ""))
 
 
 def refresh_enrichment(settings: Settings) -> tuple[int, str | None]:
