@@ -318,3 +318,134 @@ def test_agp_ranks_low_values_below_every_number():
     # sorted: 40, 40, 40, 80, 90 → median 40 (the sensor limit), 95th = 88 by interpolation
     assert row["p50_mg_dl"] == 40
     assert row["p95_mg_dl"] == pytest.approx(80 + 0.8 * 10)
+
+
+# ---- fast paths equal the previous (slower) definitions, bit for bit, on random data
+
+
+def _extrema_by_loop(gl: np.ndarray, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
+    """The previous `mage._extrema`: nanargmax/nanargmin per stretch."""
+    values = np.empty(len(ids) - 1)
+    start = int(ids[0])
+    for i in range(len(ids) - 1):
+        stretch = gl[start:int(ids[i + 1]) + 1]
+        pick = np.nanargmax if types[i] == 1 else np.nanargmin
+        offset = int(pick(stretch)) if not np.all(np.isnan(stretch)) else 0
+        values[i] = stretch[offset]
+        start += offset
+    return values
+
+
+def _excursions_by_rescan(extremes: np.ndarray, sd: float, upward: bool) -> list[float]:
+    """The previous `mage._excursions`: rises rescanned from the last excursion each step."""
+    values = (1.0 if upward else -1.0) * extremes
+    found: list[float] = []
+    n = len(values)
+    j = prev_j = 0
+    while j < n:
+        rises = values[j] - values[prev_j:j + 1]
+        start = int(np.argmax(rises)) + prev_j
+        if rises.max() <= sd:
+            j += 1
+            continue
+        k = j
+        while k < n:
+            if values[k] >= values[j]:
+                j = k
+            if values[k] - values[j] < -sd or k == n - 1:
+                found.append(float(values[j] - values[start]))
+                prev_j = k if upward else j
+                j = k
+                break
+            k += 1
+    return found
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mage_extrema_and_excursions_equal_the_loop_definitions(seed):
+    from transforms.glucose import mage
+
+    rng = np.random.default_rng(seed)
+    _, values = synthetic_trace(seed=seed, days=3, step_min=5, start=datetime(2026, 1, 1))
+    if seed % 2:  # whole mg/dL (ties between extremes) and short dropouts inside the segment
+        values = np.round(values)
+    gl = values.copy()
+    for start in rng.integers(1, len(gl) - 40, 12):
+        gl[start:start + rng.integers(1, 30)] = np.nan
+    delta = mage._trailing_mean(gl, mage.SHORT_MA) - mage._trailing_mean(gl, mage.LONG_MA)
+    ids, types = mage._crossings(delta)
+    fast = mage._extrema(gl, ids, types)
+    assert np.array_equal(fast, _extrema_by_loop(gl, ids, types), equal_nan=True)
+    sd = float(np.nanstd(gl, ddof=1))
+    for scale in (0.3, 1.0, 2.0):
+        for upward in (True, False):
+            assert mage._excursions(fast, sd * scale, upward) == _excursions_by_rescan(
+                fast, sd * scale, upward)
+
+
+def _mixed_readings(seed: int) -> pl.DataFrame:
+    """Two subjects, 5- and 15-minute devices, gaps, Low/High flags, rows shuffled."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for subject, step, device in (("a", 5, "dexcom"), ("a", 15, "libre"), ("b", 15, "libre"),
+                                  ("c", 5, "dexcom")):
+        start = datetime(2026, 3, 1) + timedelta(days=3 if device == "libre" else 0,
+                                                 seconds=int(rng.integers(0, 300)))
+        times, values = synthetic_trace(seed=seed, days=3, step_min=step, start=start)
+        keep = rng.random(len(times)) > 0.05
+        keep[rng.integers(0, len(times) - 30):][:24] = False  # a 2-hour gap
+        flags = rng.choice([None, "below_range", "above_range"], len(times), p=[.96, .02, .02])
+        frames.append(readings_frame(
+            subject, [t for t, k in zip(times, keep, strict=True) if k],
+            [None if f else v for v, f, k in zip(values, flags, keep, strict=True) if k],
+            [f for f, k in zip(flags, keep, strict=True) if k], device=device))
+    return pl.concat(frames).sample(fraction=1.0, shuffle=True, seed=seed)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_device_intervals_and_lagged_pairs_equal_the_sort_and_join_definitions(seed):
+    from transforms.glucose.series import device_intervals, glucose_grid, lagged_pairs
+
+    readings = _mixed_readings(seed)
+    # previous with_intervals: sort every reading, diff per device, median, join back
+    gaps = (
+        readings.sort("subject_id", "device", "ts_utc")
+        .with_columns(gap_min=pl.col("ts_utc").diff().over("subject_id", "device")
+                      .dt.total_seconds() / 60.0)
+        .filter(pl.col("gap_min") > 0)
+        .group_by("subject_id", "device")
+        .agg(interval_min=pl.col("gap_min").median().round(0).cast(pl.Int64).clip(1, 60))
+    )
+    expected = readings.join(gaps, on=["subject_id", "device"], how="left").with_columns(
+        pl.col("interval_min").fill_null(5))
+    assert with_intervals(readings).equals(expected)
+    grid = glucose_grid(readings, device_intervals(readings))
+    assert grid.equals(glucose_grid(expected))
+    on_step = grid.filter("on_step")
+    for lag in (timedelta(days=1), timedelta(hours=1)):
+        # previous lagged_pairs: self-join on (subject, time + lag)
+        earlier = on_step.select("subject_id", grid_ts_utc=pl.col("grid_ts_utc") + lag,
+                                 lagged_mg_dl="glucose_mg_dl")
+        joined = on_step.join(earlier, on=["subject_id", "grid_ts_utc"]).filter(
+            pl.col("glucose_mg_dl").is_not_null() & pl.col("lagged_mg_dl").is_not_null())
+        keys = ["subject_id", "grid_ts_utc"]
+        assert lagged_pairs(grid, lag).sort(keys).equals(joined.sort(keys))
+
+
+@pytest.mark.parametrize("by", ["day", "week", "range"])
+def test_one_device_shortcut_for_wear_equals_the_per_reading_sum(by):
+    """Wear minutes as readings × interval (one device per subject) equal Σ interval."""
+    readings = _mixed_readings(7).filter(pl.col("subject_id") != "a")
+    ours = glucose_metrics(readings, by=by, variability=False)
+    # subject c's third day under another device name (same 5-minute interval) makes c a
+    # two-device subject, which takes the per-reading path; wear must not change
+    relabeled = readings.with_columns(
+        device=pl.when(pl.col("ts_utc").dt.day() > 2).then(pl.col("device") + "_2")
+        .otherwise(pl.col("device")))
+    from transforms.glucose.series import device_intervals
+
+    assert not device_intervals(relabeled)["subject_id"].is_unique().all()
+    assert device_intervals(readings)["subject_id"].is_unique().all()
+    other = glucose_metrics(relabeled, by=by, variability=False)
+    assert ours["wear_pct"].equals(other["wear_pct"])
+    assert ours.drop("wear_pct").equals(other.drop("wear_pct"))

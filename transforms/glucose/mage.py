@@ -89,8 +89,7 @@ def _excursions(extremes: np.ndarray, sd: float, upward: bool) -> list[float]:
     extreme is taken from a stretch that starts at the previous, present, extreme).
     """
     sign = 1.0 if upward else -1.0
-    signed = sign * extremes
-    values = signed.tolist()
+    values = (sign * extremes).tolist()
     found: list[float] = []
     n = len(values)
     j = prev_j = 0
@@ -102,8 +101,10 @@ def _excursions(extremes: np.ndarray, sd: float, upward: bool) -> list[float]:
         if not values[j] - low > sd:
             j += 1
             continue
-        rises = signed[j] - signed[prev_j:j + 1]
-        start = int(np.argmax(rises)) + prev_j
+        # first point of the largest rise, as np.argmax(values[j] − values[prev_j:j + 1])
+        top = values[j]
+        rise = top - low
+        start = next(m for m in range(prev_j, j + 1) if top - values[m] == rise)
         k = j
         while k < n:
             if values[k] >= values[j]:
@@ -168,13 +169,19 @@ def mage_ma(grid_ts_s: np.ndarray, gl: np.ndarray) -> float:
 
 def mage_by(grid: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     """MAGE per group of grid points (e.g. subject and period): `keys` + `mage_mg_dl`."""
-    ordered = grid.sort([*keys, "grid_ts_utc"]).with_columns(
+    # only the keys and the two numeric columns are sorted and split (not the whole grid)
+    ordered = grid.select(
+        *keys, "grid_ts_utc",
         ts_s=pl.col("grid_ts_utc").dt.epoch("s").cast(pl.Float64),
         gl=pl.col("glucose_mg_dl").fill_null(float("nan")),
-    )
+    ).sort([*keys, "grid_ts_utc"]).drop("grid_ts_utc")
+    # groups are consecutive rows of the sorted frame: slice the numpy arrays, no copies
+    bounds = ordered.with_row_index("_row").group_by(keys, maintain_order=True).agg(
+        _first=pl.col("_row").first(), _end=pl.col("_row").last() + 1)
+    ts_s, gl = ordered["ts_s"].to_numpy(), ordered["gl"].to_numpy()
     rows = []
-    for group_key, part in ordered.partition_by(keys, as_dict=True, maintain_order=True).items():
-        value = mage_ma(part["ts_s"].to_numpy(), part["gl"].to_numpy())
+    for *group_key, first, end in bounds.iter_rows():
+        value = mage_ma(ts_s[first:end], gl[first:end])
         rows.append((*group_key, None if np.isnan(value) else value))
     schema = {k: grid.schema[k] for k in keys} | {"mage_mg_dl": pl.Float64}
     return pl.DataFrame(rows, schema=schema, orient="row")
