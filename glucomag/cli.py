@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -506,12 +506,11 @@ def foods_enrich(home: HomeOption = None) -> None:
 
 
 def _pull_since(text: str | None, settings: Settings) -> datetime | None:
-    """--since as local wall clock in the configured zone; by default 24 h before the newest
-    Nightscout reading stored (uploaders backfill late readings; repeats are not stored)."""
+    """--since as local wall clock in the configured zone; by default where every pull
+    starts (`nightscout_since`)."""
     from zoneinfo import ZoneInfo
 
-    from transforms.pipeline import warehouse
-    from transforms.warehouse import run
+    from transforms.pipeline import nightscout_since
 
     if text:
         try:
@@ -520,11 +519,7 @@ def _pull_since(text: str | None, settings: Settings) -> datetime | None:
             raise UsageError(f"--since {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM"
                              ) from None
         return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(settings.timezone))
-    with warehouse(settings) as con:
-        newest = run(con, "SELECT max(ts_utc) FROM core_glucose_readings WHERE subject_id = "
-                          "$subject AND source = 'nightscout_entries'",
-                     {"subject": settings.subject_id})[0][0]
-    return None if newest is None else newest - timedelta(hours=24)
+    return nightscout_since(settings)
 
 
 @pull_app.command("nightscout")
