@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import shutil
 import sys
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import polars as pl
 import typer
@@ -104,6 +105,22 @@ def demo(home: Annotated[Path, typer.Option("--home", help="Demo data folder.")]
     _print_nightly(_run_nightly(settings))
 
 
+def show_progress(file_count: int, stream: TextIO) -> bool:
+    """A progress bar only for several files on a terminal: one file is done before a bar
+    tells anything, and pipes, cron mail and tests want the plain lines only."""
+    return file_count > 1 and stream.isatty()
+
+
+def _with_progress(files: list[Path]) -> Iterable[Path]:
+    """`files`, with a transient bar on stderr while they are imported when it helps."""
+    if not show_progress(len(files), sys.stderr):
+        return files
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(files, description="importing", console=Console(stderr=True), transient=True)
+
+
 @app.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(help="Export files to import.")],
@@ -122,7 +139,7 @@ def import_(
     if user_foods_error:
         typer.echo(f"error: {user_foods_error}", err=True)
         failed += 1
-    for path in files:
+    for path in _with_progress(files):
         if not path.is_file():
             typer.echo(f"error: {path}: no such file", err=True)
             failed += 1
