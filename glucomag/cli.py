@@ -65,6 +65,9 @@ def _print_nightly(result: dict) -> None:
     from transforms.ingest import ImportSummary
 
     summaries = [ImportSummary(**summary) for summary in result["imports"]]
+    pull_error = (result["nightscout"] or {}).get("error")
+    if pull_error:
+        typer.echo(f"error: {pull_error}", err=True)
     user_foods_error = result["enrichment"]["error"]
     if user_foods_error:
         typer.echo(f"error: {user_foods_error}", err=True)
@@ -76,7 +79,7 @@ def _print_nightly(result: dict) -> None:
         typer.echo(f"validated {mart['suite']}: {'passed' if mart['success'] else 'FAILED'}")
     typer.echo(f"report: {Path(result['report']).resolve()}")
     typer.echo(INFORMATIONAL)
-    if (user_foods_error or result["failures"]
+    if (pull_error or user_foods_error or result["failures"]
             or any(summary.status == "failed" for summary in summaries)):
         raise typer.Exit(code=2)
 

@@ -100,6 +100,20 @@ def test_a_failing_nightscout_site_is_a_problem_of_the_run_not_a_stop(prefect_ha
     assert TOKEN not in prefect_log_text(str(state.state_details.flow_run_id))
 
 
+def test_run_nightly_says_the_pull_failed_and_exits_2_after_importing(settings, site: Site):
+    from tests.test_cli import glucomag
+
+    site.mode = "error500"
+    configure(settings, f'nightscout_url = "{site.url}"\n')
+    shutil.copy2(GOOD, settings.inbox / "servings.csv")
+    result = glucomag("run", "nightly", "--home", str(settings.home),
+                      env={"GLUCOMAG_NIGHTSCOUT_TOKEN": TOKEN})
+    assert result.returncode == 2
+    assert "error: Nightscout: " in result.stderr and "answered HTTP 500" in result.stderr
+    assert result.stdout.startswith("servings.csv: cronometer_servings, 12 rows stored")
+    assert TOKEN not in result.stdout + result.stderr
+
+
 def test_without_a_url_nothing_is_pulled(settings, site: Site):
     from transforms.pipeline import pull_configured_nightscout
 
