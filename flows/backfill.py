@@ -32,10 +32,13 @@ def backfill(home: str, start: date, end: date) -> dict:
         if enrichment["error"]:
             record.problems.append(enrichment["error"])
         marts = retrying(rebuild_marts, settings)(home)
+        record.marts_built(marts)
         reports = [retrying(write_report, settings)(home, "monthly", *month_bounds(first),
                                                     f"{first:%Y-%m}")
                    for first in month_starts(start, end)]
         reports.append(retrying(write_report, settings)(
             home, "nightly", end - timedelta(days=NIGHTLY_WINDOW_DAYS - 1), end,
             end.isoformat()))
+        for report in reports:
+            record.report_written(report)
     return {"enrichment": enrichment, "marts": marts, "reports": reports}

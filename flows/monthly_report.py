@@ -23,7 +23,9 @@ def monthly_report(home: str, month: str | None = None, now: datetime | None = N
     default the month before `now` (default: the current instant) in the user's zone."""
     settings = load_settings(Path(home))
     start, end = report_month(month, now or datetime.now(UTC), settings.timezone)
-    with recorded_run(settings, "monthly_report", flow_run.id):
+    with recorded_run(settings, "monthly_report", flow_run.id) as record:
         marts = retrying(rebuild_marts, settings)(home)
+        record.marts_built(marts)
         report = retrying(write_report, settings)(home, "monthly", start, end, f"{start:%Y-%m}")
+        record.report_written(report)
     return {"month": f"{start:%Y-%m}", "marts": marts, "report": report}

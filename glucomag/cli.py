@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import polars as pl
 import typer
@@ -64,6 +65,9 @@ def _print_nightly(result: dict) -> None:
     from transforms.ingest import ImportSummary
 
     summaries = [ImportSummary(**summary) for summary in result["imports"]]
+    pull_error = (result["nightscout"] or {}).get("error")
+    if pull_error:
+        typer.echo(f"error: {pull_error}", err=True)
     user_foods_error = result["enrichment"]["error"]
     if user_foods_error:
         typer.echo(f"error: {user_foods_error}", err=True)
@@ -75,7 +79,7 @@ def _print_nightly(result: dict) -> None:
         typer.echo(f"validated {mart['suite']}: {'passed' if mart['success'] else 'FAILED'}")
     typer.echo(f"report: {Path(result['report']).resolve()}")
     typer.echo(INFORMATIONAL)
-    if (user_foods_error or result["failures"]
+    if (pull_error or user_foods_error or result["failures"]
             or any(summary.status == "failed" for summary in summaries)):
         raise typer.Exit(code=2)
 
@@ -104,6 +108,22 @@ def demo(home: Annotated[Path, typer.Option("--home", help="Demo data folder.")]
     _print_nightly(_run_nightly(settings))
 
 
+def show_progress(file_count: int, stream: TextIO) -> bool:
+    """A progress bar only for several files on a terminal: one file is done before a bar
+    tells anything, and pipes, cron mail and tests want the plain lines only."""
+    return file_count > 1 and stream.isatty()
+
+
+def _with_progress(files: list[Path]) -> Iterable[Path]:
+    """`files`, with a transient bar on stderr while they are imported when it helps."""
+    if not show_progress(len(files), sys.stderr):
+        return files
+    from rich.console import Console
+    from rich.progress import track
+
+    return track(files, description="importing", console=Console(stderr=True), transient=True)
+
+
 @app.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(help="Export files to import.")],
@@ -122,7 +142,7 @@ def import_(
     if user_foods_error:
         typer.echo(f"error: {user_foods_error}", err=True)
         failed += 1
-    for path in files:
+    for path in _with_progress(files):
         if not path.is_file():
             typer.echo(f"error: {path}: no such file", err=True)
             failed += 1
@@ -506,12 +526,11 @@ def foods_enrich(home: HomeOption = None) -> None:
 
 
 def _pull_since(text: str | None, settings: Settings) -> datetime | None:
-    """--since as local wall clock in the configured zone; by default 24 h before the newest
-    Nightscout reading stored (uploaders backfill late readings; repeats are not stored)."""
+    """--since as local wall clock in the configured zone; by default where every pull
+    starts (`nightscout_since`)."""
     from zoneinfo import ZoneInfo
 
-    from transforms.pipeline import warehouse
-    from transforms.warehouse import run
+    from transforms.pipeline import nightscout_since
 
     if text:
         try:
@@ -520,11 +539,7 @@ def _pull_since(text: str | None, settings: Settings) -> datetime | None:
             raise UsageError(f"--since {text!r}: expected YYYY-MM-DD or YYYY-MM-DDTHH:MM"
                              ) from None
         return value if value.tzinfo else value.replace(tzinfo=ZoneInfo(settings.timezone))
-    with warehouse(settings) as con:
-        newest = run(con, "SELECT max(ts_utc) FROM core_glucose_readings WHERE subject_id = "
-                          "$subject AND source = 'nightscout_entries'",
-                     {"subject": settings.subject_id})[0][0]
-    return None if newest is None else newest - timedelta(hours=24)
+    return nightscout_since(settings)
 
 
 @pull_app.command("nightscout")

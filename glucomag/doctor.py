@@ -133,6 +133,24 @@ def check_schedules(settings: Settings) -> Check:
         + f" ({settings.timezone}; served by glucomag serve)")
 
 
+def check_nightscout(settings: Settings) -> Check:
+    """The configured Nightscout site as messages show it: never the token, the user:password
+    or the query of its address. No request is made."""
+    from transforms.pull.nightscout import PullError, describe_site
+
+    if not settings.nightscout_url:
+        return Check("nightscout", True, "not configured (optional: set nightscout_url to pull "
+                                         "it in every nightly run)")
+    token = settings.nightscout_token.get_secret_value() if settings.nightscout_token else None
+    try:
+        site, has_token = describe_site(settings.nightscout_url, token)
+    except PullError as error:
+        return Check("nightscout", False, str(error),
+                     "set nightscout_url to your site's address, e.g. https://my-ns.example")
+    return Check("nightscout", True, f"{site}, pulled in every nightly run "
+                                     f"({'with a token' if has_token else 'no token set'})")
+
+
 def check_inbox(settings: Settings, now: float | None = None) -> Check:
     from transforms.pipeline import inbox_files
 
@@ -154,5 +172,5 @@ def run_checks(settings: Settings) -> list[Check]:
     if not folder.ok:
         return [check_versions(), folder]
     opened, reference, runs = check_warehouse(settings)
-    return [check_versions(), folder, opened, reference, check_schedules(settings), runs,
-            check_inbox(settings)]
+    return [check_versions(), folder, opened, reference, check_schedules(settings),
+            check_nightscout(settings), runs, check_inbox(settings)]

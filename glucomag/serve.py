@@ -70,7 +70,7 @@ def local_server(settings: Settings, port: int | None = None,
     """Run `prefect server start` on 127.0.0.1 for the block; yields its API URL."""
     port = port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
-    logs = settings.home / "logs"
+    logs = settings.logs
     logs.mkdir(mode=0o700, exist_ok=True)
     env = {**os.environ, "PREFECT_HOME": str(settings.prefect_home.resolve()),
            "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}

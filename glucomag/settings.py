@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from tzlocal import get_localzone_name
 
@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # retried this many times, waiting backoff × 1, 2, 4… seconds.
     task_retries: int = Field(default=3, ge=0, le=10)
     retry_backoff_seconds: float = Field(default=10.0, ge=0, le=3600)
+    # With a URL, every nightly run first pulls new Nightscout entries into the inbox. The
+    # token is a SecretStr so that no repr, log or error message can show it.
+    nightscout_url: str | None = None
+    nightscout_token: SecretStr | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -92,6 +96,10 @@ class Settings(BaseSettings):
     @property
     def reports(self) -> Path:
         return self.home / "reports"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
 
     @property
     def prefect_home(self) -> Path:

@@ -41,12 +41,70 @@ def test_import_prints_a_summary_per_file(tmp_path: Path):
         "clarity_mgdl.csv: dexcom_clarity, 21 rows stored, 0 quarantined, "
         "0 duplicates skipped, 8 non-entry rows skipped",
     ]
+    assert result.stderr == ""  # not a terminal: no progress bar
     for name in ("warehouse.duckdb", "inbox", "archive", "quarantine", "reports"):
         assert (home / name).exists()
     assert len(list((home / "archive").iterdir())) == 2
     again = glucomag("import", str(FIXTURES / "dexcom" / "clarity_mgdl.csv"),
                      "--home", str(home))
     assert again.stdout.strip().endswith("nothing new stored")
+
+
+class Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize(("files", "tty", "shown"), [
+    (2, True, True), (1, True, False), (2, False, False), (0, True, False)])
+def test_a_progress_bar_only_for_several_files_on_a_terminal(files: int, tty: bool,
+                                                              shown: bool):
+    from glucomag.cli import show_progress
+
+    assert show_progress(files, Stream(tty)) is shown
+
+
+def test_import_on_a_terminal_shows_a_bar_and_prints_the_same_lines(tmp_path: Path):
+    import pty
+    import threading
+
+    files = [str(FIXTURES / "cronometer" / "servings_bad_rows.csv"),
+             str(FIXTURES / "dexcom" / "clarity_mgdl.csv")]
+    plain = glucomag("import", *files, "--home", str(tmp_path / "plain"),
+                     "--timezone", TIMEZONE)
+    controller, terminal = pty.openpty()
+    seen = bytearray()
+
+    def read_terminal() -> None:  # drain it, so the bar never blocks on a full terminal
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the last writer closed it
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=read_terminal)
+    reader.start()
+    environment = {**os.environ, "TERM": "xterm"}
+    environment.pop("PREFECT_HOME", None)
+    try:
+        on_tty = subprocess.run(
+            [sys.executable, "-m", "glucomag", "import", *files, "--home",
+             str(tmp_path / "tty"), "--timezone", TIMEZONE],
+            stdout=subprocess.PIPE, stderr=terminal, text=True, env=environment, cwd=ROOT,
+            timeout=300)
+    finally:
+        os.close(terminal)
+        reader.join(timeout=10)
+        os.close(controller)
+    assert on_tty.returncode == plain.returncode == 0
+    assert on_tty.stdout == plain.stdout and len(on_tty.stdout.splitlines()) == 2
+    assert b"importing" in seen
 
 
 def test_malformed_file_one_line_exit_2_and_quarantined_copy(tmp_path: Path):

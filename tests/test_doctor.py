@@ -28,10 +28,36 @@ def test_doctor_on_a_fresh_data_folder_says_ok_to_everything(tmp_path: Path):
     lines = result.stdout.splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "OK   versions", "OK   data folder", "OK   warehouse", "OK   reference data",
-        "OK   schedules", "OK   last runs", "OK   inbox"]
+        "OK   schedules", "OK   nightscout", "OK   last runs", "OK   inbox"]
     assert f"schema version {SCHEMA_VERSION}" in lines[2]
     assert "prefect 3." in lines[0] and "duckdb 2." in lines[0]
     assert "nightly '30 2 * * *' next " in lines[4] and "monthly_report '0 6 1 * *'" in lines[4]
+
+
+def test_doctor_shows_the_nightscout_site_never_its_token(tmp_path: Path):
+    from tests.conftest import TOKEN
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        f'nightscout_url = "https://me:hunter2@ns.example/?token={TOKEN}"\n'
+        f'nightscout_token = "{TOKEN}"\n')
+    result = glucomag("doctor", "--home", str(home))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ("OK   nightscout: https://ns.example, pulled in every nightly run (with a token)"
+            in result.stdout.splitlines())
+    output = result.stdout + result.stderr
+    assert TOKEN not in output and "hunter2" not in output
+
+
+def test_doctor_says_how_to_fix_a_nightscout_url_that_is_not_one(settings):
+    from glucomag.doctor import check_nightscout
+    from glucomag.settings import load_settings
+
+    (settings.home / "config.toml").write_text('nightscout_url = "ns.example"\n')
+    check = check_nightscout(load_settings(settings.home))
+    assert not check.ok and "not a Nightscout URL" in check.detail
+    assert "https://my-ns.example" in check.fix
 
 
 def test_doctor_names_each_problem_and_what_to_do(settings):

@@ -148,7 +148,7 @@ def test_no_file_glucomag_wrote_holds_planted_data(everything):
         scanned.append(path.relative_to(home))
         assert not _found(path.read_bytes()), (path, _found(path.read_bytes()))
     names = {p.parts[0] for p in scanned}
-    assert {"warehouse.duckdb", "reports", "quarantine", ".prefect"} <= names
+    assert {"warehouse.duckdb", "reports", "quarantine", ".prefect", "logs"} <= names
     assert any(p.name.endswith(".reason.txt") for p in scanned)
 
 

@@ -5,6 +5,7 @@ written, which failures are retried, and the `flow_runs` log."""
 from __future__ import annotations
 
 import errno
+import json
 import threading
 import time
 from datetime import UTC, date, datetime
@@ -207,3 +208,22 @@ def test_recorded_run_logs_completed_with_errors_and_failed_runs(settings):
          True),
         ("backfill", "run-2", 0, 0, "failed", "disk on fire", True),
         ("monthly_report", "run-3", 1, 0, "completed", None, True)]
+    # and the JSON-lines log: a start and an end per run, the end with its outcome only
+    ends = [json.loads(line) for line in
+            (settings.home / "logs" / "glucomag.jsonl").read_text().splitlines()
+            if '"run_finished"' in line]
+    assert [(e["flow"], e["flow_run_id"], e["outcome"], e["files"], e["problems"])
+            for e in ends] == [
+        ("nightly", "run-1", "completed_with_errors", 2, 1), ("backfill", "run-2", "failed", 0, 0),
+        ("monthly_report", "run-3", "completed", 5, 0),
+        ("monthly_report", "run-3", "completed", 1, 0)]
+    log = (settings.home / "logs" / "glucomag.jsonl").read_text()
+    assert "disk on fire" not in log and "broken.csv" not in log
+
+
+def test_a_log_that_cannot_be_written_does_not_fail_the_run(settings):
+    (settings.home / "logs").write_text("a file where the log folder should be")
+    with recorded_run(settings, "nightly", "run-1") as record:
+        record.report_written(str(settings.reports / "nightly" / "2026-03-04.html"))
+    with connect(settings.warehouse) as con:
+        assert run(con, "SELECT outcome FROM flow_runs")[0][0] == "completed"

@@ -25,6 +25,7 @@ from transforms.magnesium.enrich import enrich_entries, lookup
 from transforms.magnesium.fdc import read_fdc_dir
 from transforms.magnesium.reference import load_user_foods
 from transforms.marts import build_marts
+from transforms.pull.nightscout import PullError, pull_entries
 from transforms.runs import last_flow_runs, wait_until_settled
 from transforms.validate import ValidationOutcome
 from transforms.warehouse import (
@@ -177,6 +178,32 @@ def import_inbox_file(settings: Settings, path: Path) -> list[ImportSummary]:
     wait_until_settled(path, settings.inbox_settle_seconds,
                        settings.inbox_settle_timeout_seconds)
     return import_and_file(settings, path, keep_original=False)
+
+
+def nightscout_since(settings: Settings) -> datetime | None:
+    """Where a Nightscout pull starts by default: 24 h before the newest Nightscout reading
+    stored (uploaders backfill late readings; the repeats this brings are not stored again),
+    or everything when none is stored."""
+    with warehouse(settings) as con:
+        newest = run(con, "SELECT max(ts_utc) FROM core_glucose_readings WHERE subject_id = "
+                          "$subject AND source = 'nightscout_entries'",
+                     {"subject": settings.subject_id})[0][0]
+    return None if newest is None else newest - timedelta(hours=24)
+
+
+def pull_configured_nightscout(settings: Settings) -> tuple[Path | None, str | None]:
+    """Pull new entries from the configured Nightscout site into the inbox, where they are
+    imported like any export: (the file, or None when nothing is new or no site is
+    configured; the one-line, token-free error, or None)."""
+    if not settings.nightscout_url:
+        return None, None
+    token = settings.nightscout_token.get_secret_value() if settings.nightscout_token else None
+    try:
+        path = pull_entries(settings.nightscout_url, token, nightscout_since(settings),
+                            settings.inbox)
+    except PullError as error:
+        return None, f"Nightscout: {error}"
+    return path, None
 
 
 def rebuild_marts(settings: Settings) -> list[ValidationOutcome]:

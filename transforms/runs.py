@@ -1,12 +1,14 @@
 """What scheduled runs need besides the import itself: the periods they cover, waiting for a
-file that is still being written, telling transient failures from real ones, and the
-`flow_runs` log of every run.
+file that is still being written, telling transient failures from real ones, the
+`flow_runs` log of every run and its quiet JSON-lines log under `<home>/logs/`.
 """
 
 from __future__ import annotations
 
 import calendar
 import errno
+import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +26,8 @@ from transforms.warehouse import WarehouseBusyError, connect, run
 
 # File errors that waiting does not fix: retrying them only delays reporting them.
 PERMANENT_ERRNOS = {errno.ENOENT, errno.EACCES, errno.EPERM, errno.EISDIR, errno.ENOTDIR}
+
+LOG_FILE_NAME = "glucomag.jsonl"
 
 # A failed run has already waited for the warehouse; logging its failure should not wait long.
 FAILURE_LOG_WAIT_S = 5.0
@@ -111,16 +115,64 @@ def one_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def log_event(log_file: Path, event: dict[str, str | int | float | None]) -> None:
+    """Append `event`, stamped with the time, as one JSON line to `log_file` (created 0600 in
+    a 0700 folder: even file names and counts tell when someone logged food and glucose).
+
+    Callers pass file names, counts, outcomes and durations only — never messages, which can
+    quote a food name, a glucose value or a site address.
+    """
+    folder = log_file.parent
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    line = json.dumps({"ts_utc": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                       **event}) + "\n"
+    # One write of one line with O_APPEND: concurrent runs never interleave within a line.
+    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+
+
+def file_event(summary: dict) -> dict[str, str | int | float | None]:
+    """The log fields of one import summary: its file, format, status and row counts."""
+    return {key: summary[key] for key in ("file_name", "format", "status", "rows_read",
+                                          "rows_stored", "rows_duplicate", "rows_quarantined")}
+
+
 @dataclass
 class FlowRunRecord:
     """What a flow run did, filled in by the flow as it goes."""
 
     flow: str
     flow_run_id: str
+    log_file: Path
     started_at_utc: datetime = field(default_factory=lambda: datetime.now(UTC))
     files: int = 0
     rows_stored: int = 0
     problems: list[str] = field(default_factory=list)
+
+    def event(self, event: str, **fields: str | int | float | None) -> None:
+        """Log one event of this run. A log that cannot be written (disk full, folder made
+        read-only) does not fail the run: `flow_runs` still records it."""
+        with suppress(OSError):
+            log_event(self.log_file, {"flow": self.flow, "flow_run_id": self.flow_run_id,
+                                      "event": event, **fields})
+
+    def marts_built(self, outcomes: list[dict]) -> None:
+        self.event("marts", suites=len(outcomes),
+                   failed_expectations=sum(outcome["failed"] for outcome in outcomes))
+
+    def report_written(self, path: str) -> None:
+        self.event("report", file_name=Path(path).name)
+
+    def finished(self, outcome: str) -> None:
+        self.event("run_finished", outcome=outcome, files=self.files,
+                   rows_stored=self.rows_stored, problems=len(self.problems),
+                   duration_s=round((datetime.now(UTC) - self.started_at_utc)
+                                    .total_seconds(), 3))
 
 
 def record_flow_run(settings: Settings, record: FlowRunRecord, outcome: str,
@@ -142,11 +194,14 @@ def record_flow_run(settings: Settings, record: FlowRunRecord, outcome: str,
 def recorded_run(settings: Settings, flow: str, flow_run_id: str) -> Iterator[FlowRunRecord]:
     """Log the run in `flow_runs` when the block ends, however it ends: `completed`,
     `completed_with_errors` (the record's problems, e.g. a file that failed) or `failed`
-    (the exception, which is re-raised)."""
-    record = FlowRunRecord(flow=flow, flow_run_id=flow_run_id)
+    (the exception, which is re-raised); and its start and end in the JSON-lines log."""
+    record = FlowRunRecord(flow=flow, flow_run_id=flow_run_id,
+                           log_file=settings.logs / LOG_FILE_NAME)
+    record.event("run_started")
     try:
         yield record
     except BaseException as error:
+        record.finished("failed")
         # If the warehouse is what failed (busy, too new), the run's own error says so.
         with suppress(WarehouseError):
             record_flow_run(settings, record, "failed",
@@ -154,6 +209,7 @@ def recorded_run(settings: Settings, flow: str, flow_run_id: str) -> Iterator[Fl
                             lock_timeout_s=FAILURE_LOG_WAIT_S)
         raise
     outcome = "completed_with_errors" if record.problems else "completed"
+    record.finished(outcome)
     record_flow_run(settings, record, outcome, "; ".join(record.problems) or None)
 
 

@@ -62,6 +62,16 @@ def _site(base_url: str, token: str | None) -> tuple[str, str, str | None]:
             urlunsplit((parts.scheme, netloc, path, "", "")), token)
 
 
+def describe_site(base_url: str, token: str | None) -> tuple[str, bool]:
+    """(the site as messages show it, whether a token will be sent), without the network;
+    `PullError` (token-free) if `base_url` is not an http(s) address."""
+    try:
+        _, site, found = _site(base_url, token)
+    except PullError as error:
+        raise PullError(_redact(str(error), token)) from None
+    return site, bool(found)
+
+
 def _redact(text: str, token: str | None) -> str:
     """`text` without the token, raw or URL-encoded (a server may echo the URL back)."""
     for secret in sorted({token, quote(token, safe=""), quote(token)} if token else (),
