@@ -16,9 +16,8 @@ from prefect.runtime import flow_run
 
 from flows.tasks import rebuild_marts, refresh_enrichment, retrying, write_report
 from glucomag.settings import load_settings
-from reports.data import month_bounds
 from transforms.pipeline import NIGHTLY_WINDOW_DAYS
-from transforms.runs import month_starts, recorded_run
+from transforms.runs import month_bounds, month_starts, recorded_run
 
 
 @flow(name="backfill", log_prints=True)

@@ -6,7 +6,6 @@ printed is marked informational only.
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 from collections.abc import Iterable
@@ -164,9 +163,19 @@ def run_nightly(home: HomeOption = None) -> None:
     _print_nightly(_run_nightly(_settings(home)))
 
 
+def _month_bounds(month: str) -> tuple[date, date]:
+    """First and last day of --month, or a one-line usage error."""
+    from transforms.runs import parse_month
+
+    try:
+        return parse_month(month)
+    except ValueError:
+        raise UsageError(f"--month '{month}' is not YYYY-MM") from None
+
+
 def _month_option(month: str | None) -> str | None:
-    if month is not None and not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise UsageError(f"--month '{month}' is not YYYY-MM")
+    if month is not None:
+        _month_bounds(month)
     return month
 
 
@@ -258,15 +267,13 @@ def report(
         "--pdf", help="Also print it to a PDF beside it (needs Chromium or Chrome).")] = False,
 ) -> None:
     """Write the report for one calendar month."""
-    from reports.data import month_bounds, report_path, write_period_report
+    from reports.data import report_path, write_period_report
     from reports.pdf import PdfError, html_to_pdf
     from transforms.pipeline import rebuild_marts
 
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise UsageError(f"--month '{month}' is not YYYY-MM")
+    start, end = _month_bounds(month)
     settings = _settings(home)
     rebuild_marts(settings)
-    start, end = month_bounds(date.fromisoformat(f"{month}-01"))
     replaced = report_path(settings, "monthly", month).exists()
     path = write_period_report(settings, start, end, kind="monthly", label=month)
     typer.echo(f"report: {path.resolve()}" + (" (replaced the earlier one for this month)"
@@ -326,14 +333,10 @@ def metrics(
 
 def _metric_range(from_: str | None, to: str | None, month: str | None
                   ) -> tuple[date | None, date | None]:
-    from reports.data import month_bounds
-
     if month is not None:
         if from_ or to:
             raise UsageError("use either --month or --from/--to, not both")
-        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-            raise UsageError(f"--month '{month}' is not YYYY-MM")
-        return month_bounds(date.fromisoformat(f"{month}-01"))
+        return _month_bounds(month)
     days = []
     for option, text in (("--from", from_), ("--to", to)):
         try:

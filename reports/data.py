@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from transforms.glucose.marts import sensor_readings
 from transforms.glucose.meals import MEAL_PARAMETERS, repeat_meal_spread
 from transforms.glucose.metrics import METRICS_VERSION, glucose_metrics
 from transforms.pipeline import warehouse
+from transforms.runs import month_bounds
 from transforms.warehouse import query_frame, run
 
 NIGHTLY_DAYS = 7
@@ -158,11 +158,6 @@ ORDER BY analysis, outcome, lag_days
 """
 
 
-def month_bounds(first: date) -> tuple[date, date]:
-    """First and last day of the month of `first`."""
-    return first.replace(day=1), first.replace(day=calendar.monthrange(first.year, first.month)[1])
-
-
 def _frame(
     con: duckdb.DuckDBPyConnection, query: str, params: dict, schema: pl.Schema
 ) -> pl.DataFrame:
@@ -233,6 +228,13 @@ def sensor_gaps(readings: pl.DataFrame, min_minutes: int = GAP_MIN_MINUTES) -> p
     )
 
 
+def period_glucose(readings: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
+    """Metrics for the whole period (one row), or an empty frame without readings in it."""
+    if readings.filter(pl.col("local_date").is_between(start, end)).is_empty():
+        return pl.DataFrame()
+    return glucose_metrics(readings, by="range", start=start, end=end)
+
+
 def glucose_parts(readings: pl.DataFrame, start: date, end: date) -> dict[str, pl.DataFrame]:
     """From sensor readings (`sensor_readings` columns, the day before `start` included for
     MODD): metrics for the period, each day and each time of day; the AGP; the overlay's
@@ -287,9 +289,9 @@ def load_report_input(
         **_meal_parts(con, params),
         previous_label=before_label,
         previous_daily=_frame(con, DAILY_SQL, before, DAILY_SCHEMA),
-        previous_glucose=glucose_parts(
+        previous_glucose=period_glucose(
             sensor_readings(con, before_start, before_end, settings.subject_id),
-            before_start, before_end).get("glucose_period", pl.DataFrame()),
+            before_start, before_end),
         title=title,
         period_start=start,
         period_end=end,

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from reports import charts
 from reports.fmt import count, optional, plural, rounded
 from reports.model import ReportInput
+from transforms.glucose.meals import MEAL_PARAMETERS
 
 # Consensus (Battelino et al. 2019): a period summary needs ≥ 14 days and ≥ 70 % wear.
 MIN_GLUCOSE_DAYS = 14
@@ -49,13 +50,16 @@ METRIC_ROWS = (
     ("j_index", "J-index", "", 1, ""),
 )
 
+_BASELINE_MIN, _WINDOW_MIN = MEAL_PARAMETERS["baseline_min"], MEAL_PARAMETERS["window_min"]
 MEAL_STATUS_WORDS = {
     "ok": "used",
     "no_time": "no time of day in the log (counted in daily totals only)",
     "no_glucose": "no sensor readings around the meal",
-    "no_baseline": "no reading in the 30 minutes before the meal",
-    "incomplete_window": "more than 20 % of the 2-hour window missing",
-    "overlaps_next_meal": "the next meal started within 2.5 hours",
+    "no_baseline": f"no reading in the {_BASELINE_MIN} minutes before the meal",
+    "incomplete_window": f"more than {MEAL_PARAMETERS['max_missing_pct']:g} % of the "
+                         f"{_WINDOW_MIN / 60:g}-hour window missing",
+    "overlaps_next_meal": "the next meal started within "
+                          f"{(_WINDOW_MIN + _BASELINE_MIN) / 60:g} hours",
 }
 
 OUTCOME_WORDS = {

@@ -37,6 +37,18 @@ class FileStillBeingWrittenError(OSError):
     """An inbox file kept changing for longer than the wait limit."""
 
 
+def month_bounds(first: date) -> tuple[date, date]:
+    """First and last day of the month of `first`."""
+    return first.replace(day=1), first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def parse_month(text: str) -> tuple[date, date]:
+    """First and last day of the month `text` (YYYY-MM); ValueError if it is not one."""
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", text):
+        raise ValueError(f"'{text}' is not YYYY-MM")
+    return month_bounds(date.fromisoformat(f"{text}-01"))
+
+
 def previous_month(now: datetime, timezone: str) -> tuple[date, date]:
     """First and last day of the calendar month before `now`'s month in `timezone`.
 
@@ -46,18 +58,12 @@ def previous_month(now: datetime, timezone: str) -> tuple[date, date]:
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone")
     first_of_this_month = now.astimezone(ZoneInfo(timezone)).date().replace(day=1)
-    last = first_of_this_month - timedelta(days=1)
-    return last.replace(day=1), last
+    return month_bounds(first_of_this_month - timedelta(days=1))
 
 
 def report_month(month: str | None, now: datetime, timezone: str) -> tuple[date, date]:
     """The month to report: `month` (YYYY-MM) if given, else the one before `now`'s."""
-    if month is None:
-        return previous_month(now, timezone)
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise ValueError(f"month '{month}' is not YYYY-MM")
-    first = date.fromisoformat(f"{month}-01")
-    return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    return previous_month(now, timezone) if month is None else parse_month(month)
 
 
 def month_starts(start: date, end: date) -> list[date]:

@@ -13,6 +13,7 @@ from schemas.canonical import (
     DAILY_GLUCOSE_METRICS,
     MEAL_RESPONSES,
     PERIOD_GLUCOSE_METRICS,
+    TableSpec,
 )
 from transforms.glucose.agp import agp_profile
 from transforms.glucose.associations import daily_associations, meal_associations
@@ -40,6 +41,12 @@ def sensor_readings(con: duckdb.DuckDBPyConnection, start: date | None = None,
                        {"start": start, "end": end, "subject_id": subject_id})
 
 
+def _shaped(*marts: tuple[TableSpec, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Each mart's frame with exactly its spec's columns, in order and type, by table name."""
+    return {spec.name: frame.select(pl.col(c.name).cast(c.polars_type) for c in spec.columns)
+            for spec, frame in marts}
+
+
 def glucose_marts(readings: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Daily, weekly and monthly metrics and the monthly AGP, shaped as their specs."""
     daily = glucose_metrics(readings, by="day").rename({"period_start": "local_date"})
@@ -52,11 +59,8 @@ def glucose_marts(readings: pl.DataFrame) -> dict[str, pl.DataFrame]:
         period_end=pl.col("local_date").dt.month_end(),
     )
     agp = agp_profile(months, ["subject_id", "period_start", "period_end"])
-    return {
-        spec.name: frame.select(pl.col(c.name).cast(c.polars_type) for c in spec.columns)
-        for spec, frame in ((DAILY_GLUCOSE_METRICS, daily), (PERIOD_GLUCOSE_METRICS, periods),
-                            (AGP_PROFILE, agp))
-    }
+    return _shaped((DAILY_GLUCOSE_METRICS, daily), (PERIOD_GLUCOSE_METRICS, periods),
+                   (AGP_PROFILE, agp))
 
 
 DEFAULT_DAYS = 14  # the consensus minimum for a period summary (Battelino 2019)
@@ -109,7 +113,4 @@ def analysis_marts(con: duckdb.DuckDBPyConnection,
     associations = pl.concat(
         [daily_associations(query_frame(con, DAILY_ASSOCIATION_SQL)), meal_associations(meals)],
         how="diagonal_relaxed")
-    return {
-        spec.name: frame.select(pl.col(c.name).cast(c.polars_type) for c in spec.columns)
-        for spec, frame in ((MEAL_RESPONSES, meals), (ASSOCIATIONS, associations))
-    }
+    return _shaped((MEAL_RESPONSES, meals), (ASSOCIATIONS, associations))
